@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:  `make book` (set up, build the book)  and  `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= cpu
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps book test lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[book,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	bash scripts/system-deps.sh
+
+book: install
+	$(VENV)/bin/sepgan book --profile $(PROFILE)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: install system-deps lint
+	$(PY) -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

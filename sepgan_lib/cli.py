@@ -1,0 +1,118 @@
+"""The ``sepgan`` command line. Each subcommand's work lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import SepganError
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+def _add_plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plan", default=None, help="data plan name (synthetic, musdb7, paper) or YAML file"
+    )
+    p.add_argument(
+        "--root",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="dataset root, e.g. --root musdb=/data/MUSDB18-7 (repeatable)",
+    )
+
+
+def _add_config_args(p: argparse.ArgumentParser, default_profile: str = "cpu") -> None:
+    p.add_argument("--profile", choices=PROFILES, default=default_profile)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one configuration key (repeatable); `sepgan config` lists the keys",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sepgan",
+        description="Semi-supervised adversarial singing-voice separation (Stoller et al. 2018).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("config", help="print the resolved configuration of a profile")
+    _add_config_args(p, "paper")
+    p.set_defaults(handler="sepgan_lib.config:cli_config")
+
+    data = sub.add_parser("data", help="synthetic data and dataset checks")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    p = data_sub.add_parser("synth", help="write the embedded synthetic multitrack set")
+    p.add_argument("dir")
+    p.add_argument("--tracks", type=int, default=100)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler="sepgan_lib.synth:cli_synth")
+    p = data_sub.add_parser("check", help="check a data plan's datasets and report problems")
+    _add_plan_args(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler="sepgan_lib.plans:cli_check")
+
+    p = sub.add_parser("train", help="train a separator (supervised or semi-supervised)")
+    p.add_argument("run_dir")
+    p.add_argument("--mode", choices=("supervised", "semi"), required=True)
+    _add_config_args(p)
+    _add_plan_args(p)
+    p.add_argument("--init-from", default=None, help="start from this run's best weights")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler="sepgan_lib.train:cli_train")
+
+    p = sub.add_parser("separate", help="separate songs into vocals and accompaniment")
+    p.add_argument("run_dir")
+    p.add_argument("audio", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--phase", choices=("mixture", "griffin_lim"), default=None)
+    p.set_defaults(handler="sepgan_lib.separate:cli_separate")
+
+    p = sub.add_parser("evaluate", help="BSS Eval of a run on a plan's test songs")
+    p.add_argument("run_dir")
+    _add_plan_args(p)
+    p.add_argument("--split", default="test")
+    p.add_argument("--baselines", action="store_true")
+    p.add_argument("--jobs", type=int, default=0, help="parallel songs (0 = all cores)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler="sepgan_lib.evaluate:cli_evaluate")
+
+    p = sub.add_parser("compare", help="paired comparison of two evaluation JSON files")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="sepgan_lib.evaluate:cli_compare")
+
+    p = sub.add_parser("book", help="execute the chapters with papermill and build the book")
+    p.add_argument("--profile", choices=PROFILES, default="cpu")
+    _add_plan_args(p)
+    p.add_argument("--build-dir", default="_build")
+    p.add_argument("--chapters", nargs="*", default=None, help="only these chapter files")
+    p.set_defaults(handler="sepgan_lib.book:cli_book")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = args.handler.split(":")
+    try:
+        handler = getattr(importlib.import_module(module_name), func_name)
+        return int(handler(args) or 0)
+    except SepganError as err:
+        print(f"sepgan: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sepgan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""One typed configuration with every key of the original's ``model_config``, and named profiles.
+
+Profiles:
+
+- ``paper``: the original's values (a GPU recipe).
+- ``cpu``: sized so that the whole book builds on a 2-core machine in about 30 minutes.
+- ``smoke``: seconds, for tests.
+
+Overrides come from a dict or from ``--set key=value`` strings; an unknown key or a value of
+the wrong type raises :class:`~sepgan_lib.errors.ConfigError` listing the valid keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass
+class Config:
+    # --- the original's model_config -------------------------------------------------------
+    batch_size: int = 64
+    num_frames: int = 64  # desired separator output frames
+    alpha: float = 0.001  # weight of the adversarial loss
+    beta: float = 0.001  # weight of the additive penalty
+    lam: float = 10.0  # gradient-penalty weight
+    init_disc_lr: float = 5e-5
+    init_sup_sep_lr: float = 5e-5
+    init_unsup_sep_lr: float = 5e-5
+    epoch_it: int = 1000  # separator steps per epoch
+    num_disc: int = 5  # critic iterations per separator step
+    num_layers: int = 4  # U-Net down/up steps
+    num_fft: int = 512
+    num_hop: int = 256
+    expected_sr: int = 8192
+    mono_downmix: bool = True
+    cache_size: int = 64  # shuffle buffer of excerpts (the original's excerpt cache)
+    num_workers: int = 4  # parallel calls of the input pipeline
+    duration: float = 10.0  # seconds per excerpt drawn from a song
+    min_replacement_rate: int = 8  # kept for reference: tf.data draws fresh excerpts each batch
+    # --- ours ------------------------------------------------------------------------------
+    gradient_penalty: str = "one_sided"  # "one_sided" (the original) or "two_sided" (WGAN-GP)
+    patience: int = 1  # epochs without improvement before stopping (1 = the original)
+    max_epochs: int = 100
+    seed: int = 1337
+    xla: bool = False  # compile the training steps with XLA (jit_compile=True)
+    gain_min: float = 0.2  # random gain of unpaired excerpts
+    gain_max: float = 1.2
+    disjoint_unpaired: bool = False  # make the three unpaired pools draw from disjoint songs
+    base_filters: int = 16  # separator filters at full resolution (16 -> 256 at 4 layers)
+    critic_filters: int = 32  # critic filters of the first layer (32 -> 256)
+    critic_dense: int = 32
+    checkpoint_every: int = 100  # separator steps between checkpoints
+    log_every: int = 20  # separator steps between TensorBoard scalars
+    valid_max_songs: int = 0  # 0 = every validation song
+    valid_max_seconds: float = 0.0  # 0 = whole songs; else the first seconds of each
+    strategy: str = "default"  # "default", "mirrored" or "multi_worker"
+    mixed_precision: bool = False  # mixed_float16 on GPU (ignored on CPU)
+    phase: str = "mixture"  # resynthesis: "mixture" phase or "griffin_lim"
+    synthetic_tracks: int = 100  # songs of the embedded synthetic set
+    synthetic_seconds: float = 10.0
+
+    # ---------------------------------------------------------------------------------------
+    def replace(self, **overrides: Any) -> Config:
+        return apply_overrides(self, overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Config:
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ConfigError(f"{path}: cannot read the configuration ({err})") from err
+        return apply_overrides(cls(), values)
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "gradient_penalty": ("one_sided", "two_sided"),
+    "strategy": ("default", "mirrored", "multi_worker"),
+    "phase": ("mixture", "griffin_lim"),
+}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu": {
+        "batch_size": 16,
+        "epoch_it": 150,
+        "max_epochs": 6,
+        "patience": 2,
+        "num_disc": 2,
+        "init_sup_sep_lr": 5e-4,
+        "init_unsup_sep_lr": 5e-4,
+        "init_disc_lr": 2e-4,
+        "alpha": 0.001,
+        "beta": 0.001,
+        "checkpoint_every": 50,
+        "valid_max_songs": 8,
+        "synthetic_tracks": 60,
+    },
+    "smoke": {
+        "batch_size": 2,
+        "num_frames": 16,
+        "epoch_it": 3,
+        "max_epochs": 2,
+        "patience": 1,
+        "num_disc": 1,
+        "init_sup_sep_lr": 1e-3,
+        "init_unsup_sep_lr": 1e-3,
+        "init_disc_lr": 1e-3,
+        "checkpoint_every": 2,
+        "log_every": 1,
+        "valid_max_songs": 2,
+        "valid_max_seconds": 4.0,
+        "cache_size": 8,
+        "num_workers": 2,
+        "synthetic_tracks": 12,
+        "synthetic_seconds": 6.0,
+    },
+}
+
+
+def valid_keys() -> list[str]:
+    return [f.name for f in fields(Config)]
+
+
+def _unknown_key(key: str) -> ConfigError:
+    return ConfigError(f"unknown configuration key {key!r}; valid keys: {', '.join(valid_keys())}")
+
+
+def _coerce(key: str, value: Any, kind: type) -> Any:
+    """Return ``value`` as ``kind`` or raise a ConfigError naming the key and the valid keys."""
+    ok = (
+        (kind is bool and isinstance(value, bool))
+        or (kind is int and isinstance(value, int) and not isinstance(value, bool))
+        or (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (kind is str and isinstance(value, str))
+    )
+    if not ok:
+        raise ConfigError(
+            f"configuration key {key!r} expects {kind.__name__}, got {value!r} "
+            f"({type(value).__name__}); valid keys: {', '.join(valid_keys())}"
+        )
+    value = kind(value)
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"configuration key {key!r} must be one of {CHOICES[key]}, got {value!r}")
+    return value
+
+
+def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:
+    """A copy of ``config`` with ``overrides`` applied, each checked for key and type."""
+    kinds = {f.name: f.type for f in fields(Config)}
+    types = {"int": int, "float": float, "bool": bool, "str": str}
+    changes = {}
+    for key, value in overrides.items():
+        if key not in kinds:
+            raise _unknown_key(key)
+        changes[key] = _coerce(key, value, types[kinds[key]])
+    return dataclasses.replace(config, **changes)
+
+
+def parse_value(key: str, text: str) -> Any:
+    """Parse the text of ``--set key=text`` into the key's type."""
+    kinds = {f.name: f.type for f in fields(Config)}
+    if key not in kinds:
+        raise _unknown_key(key)
+    kind = kinds[key]
+    try:
+        if kind == "bool":
+            lowered = text.strip().lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+        return text
+    except ValueError as err:
+        raise ConfigError(
+            f"configuration key {key!r} expects {kind}, got {text!r}; "
+            f"valid keys: {', '.join(valid_keys())}"
+        ) from err
+
+
+def parse_set_args(items: list[str] | None) -> dict[str, Any]:
+    """``["alpha=0.01", "xla=true"]`` -> ``{"alpha": 0.01, "xla": True}``."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        key, text = item.split("=", 1)
+        out[key.strip()] = parse_value(key.strip(), text)
+    return out
+
+
+def make_config(profile: str = "paper", overrides: dict[str, Any] | None = None) -> Config:
+    """The configuration of a named profile with ``overrides`` applied on top."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    config = apply_overrides(Config(), PROFILES[profile])
+    return apply_overrides(config, overrides or {})
+
+
+__all__ = [
+    "Config",
+    "PROFILES",
+    "make_config",
+    "apply_overrides",
+    "parse_set_args",
+    "valid_keys",
+]
+
+
+def cli_config(args) -> int:
+    """``sepgan config [--profile P] [--set k=v]``: print the resolved configuration."""
+    config = make_config(args.profile, parse_set_args(args.set))
+    print(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+    return 0
