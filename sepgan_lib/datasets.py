@@ -228,7 +228,7 @@ def load_track_cached(track: Track, sr: int = 8192) -> dict[str, np.ndarray]:
 def _root(root, dataset: str, layout: str) -> Path:
     if root is None:
         raise DataError(f"no {dataset} root given; expected {layout}")
-    root = Path(root).expanduser().absolute()
+    root = Path(os.path.abspath(Path(root).expanduser()))
     if not root.is_dir():
         raise DataError(
             f"{dataset} root {root} does not exist or is not a folder; expected {layout}"
