@@ -1,0 +1,301 @@
+"""tf.data pipelines: songs decoded once, kept as magnitude spectrograms, cut into random patches.
+
+Each song is decoded and resampled once (``datasets.load_track_cached``), turned into linear
+magnitude spectrograms ``[frames, 256]`` and concatenated per source into one in-memory array
+held by a (non-trainable, CPU) ``tf.Variable``. Batches are then cut inside the tf.data graph:
+a batch index ``k`` seeds a stateless random draw of patch positions, so a pipeline started at
+batch ``k`` after a restart yields exactly the batches it would have yielded (deterministic
+resume), and patches are gathered in parallel without Python in the loop.
+
+A random gain of an unpaired excerpt multiplies its linear magnitude, which equals the
+magnitude of the scaled waveform (the STFT is linear), before ``log1p``.
+
+Batches (log1p magnitudes):
+
+- paired: ``(mix [B, F_in, T_in, 1], acc [B, 256, T, 1], voc [B, 256, T, 1])``
+- unpaired mixtures: ``[B, F_in, T_in, 1]``; unpaired vocals / accompaniments: ``[B, 256, T, 1]``
+
+where ``(F_in, T_in)`` is the U-Net input and ``(256, T)`` the desired output
+(``shapes.unet_shapes((256, config.num_frames), config.num_layers)``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from . import spectral
+from .config import Config
+from .errors import SepganError
+from .shapes import UNetShapes, unet_shapes
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("mixture", "accompaniment", "vocals")
+SILENCE_PEAK = 1e-4
+_SPECTROGRAM_MEMO: dict[tuple, dict[str, np.ndarray]] = {}
+
+
+def model_shapes(config: Config) -> UNetShapes:
+    return unet_shapes((spectral.MODEL_BINS, config.num_frames), config.num_layers)
+
+
+def song_spectrograms(track, sr: int = 8192) -> dict[str, np.ndarray]:
+    """Linear magnitudes ``[frames, 256]`` of a track's three signals (memoised per process)."""
+    from .datasets import load_track_cached
+
+    key = (track.key, sr)
+    if key not in _SPECTROGRAM_MEMO:
+        signals = load_track_cached(track, sr=sr)
+        _SPECTROGRAM_MEMO[key] = {
+            name: np.ascontiguousarray(spectral.magnitude_phase(signals[name])[0].T)
+            for name in SOURCES
+        }
+    return _SPECTROGRAM_MEMO[key]
+
+
+@dataclass
+class SpectrogramCache:
+    """Magnitude spectrograms of a pool of songs, concatenated per source along time.
+
+    ``frames[source]`` is ``[total_frames, 256]`` float32; ``offsets[i]``/``lengths[i]`` locate
+    song ``i``. ``problems`` lists the songs left out and why.
+    """
+
+    names: list[str]
+    offsets: np.ndarray
+    lengths: np.ndarray
+    frames: dict[str, np.ndarray]
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_tracks(
+        cls,
+        tracks,
+        config: Config,
+        sources: tuple[str, ...] = SOURCES,
+        min_frames: int = 1,
+        require_audible: tuple[str, ...] = (),
+        progress: bool = False,
+        label: str = "songs",
+    ) -> SpectrogramCache:
+        """Decode ``tracks`` once into a cache; a bad song is reported once and left out.
+
+        ``min_frames``: songs shorter than this (one U-Net input) are left out.
+        ``require_audible``: sources that must not be silent (e.g. the vocals of a vocal pool).
+        """
+        from tqdm.auto import tqdm
+
+        names, parts, lengths, problems = [], {s: [] for s in sources}, [], []
+        for track in tqdm(list(tracks), desc=f"decoding {label}", disable=not progress):
+            try:
+                specs = song_spectrograms(track, config.expected_sr)
+            except SepganError as err:
+                problems.append(f"{track.key}: left out, unreadable ({err})")
+                continue
+            length = specs["mixture"].shape[0]
+            if length < min_frames:
+                problems.append(
+                    f"{track.key}: left out, {length} frames is shorter than one patch "
+                    f"({min_frames} frames)"
+                )
+                continue
+            silent = [s for s in require_audible if specs[s].max() < SILENCE_PEAK]
+            if silent:
+                problems.append(f"{track.key}: left out, silent {', '.join(silent)}")
+                continue
+            names.append(track.key)
+            lengths.append(length)
+            for s in sources:
+                parts[s].append(specs[s])
+        for problem in problems:
+            log.warning(problem)
+        lengths = np.asarray(lengths, np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        frames = {
+            s: (np.concatenate(p) if p else np.zeros((0, spectral.MODEL_BINS), np.float32))
+            for s, p in parts.items()
+        }
+        return cls(names, offsets, lengths, frames, problems)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def minutes(self) -> float:
+        return float(self.lengths.sum()) * spectral.HOP / 8192 / 60
+
+
+class _PatchSampler:
+    """Draws patches of ``patch_frames`` frames uniformly over all valid positions of a cache."""
+
+    def __init__(self, cache: SpectrogramCache, patch_frames: int, sources: tuple[str, ...]):
+        if len(cache) == 0:
+            raise SepganError(
+                "no usable song for this pool: "
+                + ("; ".join(cache.problems) if cache.problems else "the pool is empty")
+            )
+        counts = np.maximum(cache.lengths - patch_frames + 1, 0)
+        if counts.sum() == 0:
+            raise SepganError(f"every song is shorter than one patch ({patch_frames} frames)")
+        self.patch_frames = patch_frames
+        self.cumulative = tf.constant(np.cumsum(counts), tf.int64)
+        self.total = int(counts.sum())
+        self.starts = tf.constant(cache.offsets, tf.int64)
+        self.counts = tf.constant(np.concatenate([[0], np.cumsum(counts)[:-1]]), tf.int64)
+        with tf.device("/cpu:0"):
+            self.frames = {
+                s: tf.Variable(cache.frames[s], trainable=False, name=f"frames_{s}")
+                for s in sources
+            }
+
+    def positions(self, seed, batch: int):
+        """``[batch]`` frame offsets of random patches, drawn from a ``[2]`` int seed."""
+        u = tf.random.stateless_uniform([batch], seed, 0, self.total, dtype=tf.int64)
+        song = tf.searchsorted(self.cumulative, u, side="right")
+        return tf.gather(self.starts, song) + (u - tf.gather(self.counts, song))
+
+    def cut(self, source: str, start, frames: int, offset: int = 0):
+        """``[batch, 256, frames]`` linear magnitudes at ``start + offset``."""
+        index = start[:, None] + offset + tf.range(frames, dtype=tf.int64)[None, :]
+        return tf.transpose(tf.gather(self.frames[source], index), [0, 2, 1])
+
+
+def _log_input(magnitude, input_bins: int):
+    """Linear ``[B, 256, T]`` -> log1p ``[B, F_in, T, 1]`` zero-padded in frequency."""
+    missing = input_bins - magnitude.shape[1]
+    padded = tf.pad(
+        tf.math.log1p(magnitude), [[0, 0], [missing // 2, missing - missing // 2], [0, 0]]
+    )
+    return padded[..., None]
+
+
+def _log_target(magnitude):
+    return tf.math.log1p(magnitude)[..., None]
+
+
+def _batch_seeds(seed: int, stream: int, start: int):
+    """Dataset of ``[2]`` seeds, one per batch index ``start, start + 1, ...``."""
+    return tf.data.Dataset.counter(start).map(
+        lambda k: tf.stack([tf.cast(seed, tf.int64) * 1000 + stream, k])
+    )
+
+
+def paired_dataset(
+    cache: SpectrogramCache,
+    config: Config,
+    seed: int | None = None,
+    start: int = 0,
+    batch_size: int | None = None,
+    stream: int = 0,
+) -> tf.data.Dataset:
+    """Endless paired batches ``(mix, acc, voc)``; ``start`` skips to batch index ``start``."""
+    shapes = model_shapes(config)
+    sampler = _PatchSampler(cache, shapes.input[1], SOURCES)
+    batch = batch_size or config.batch_size
+    context, frames = shapes.context[1], shapes.desired[1]
+
+    def make(seed_pair):
+        pos = sampler.positions(seed_pair, batch)
+        mix = _log_input(sampler.cut("mixture", pos, shapes.input[1]), shapes.input[0])
+        acc = _log_target(sampler.cut("accompaniment", pos, frames, context))
+        voc = _log_target(sampler.cut("vocals", pos, frames, context))
+        return mix, acc, voc
+
+    seed = config.seed if seed is None else seed
+    return (
+        _batch_seeds(seed, stream, start)
+        .map(make, num_parallel_calls=config.num_workers, deterministic=True)
+        .prefetch(2)
+    )
+
+
+def _gain(seed_pair, batch: int, config: Config):
+    return tf.random.stateless_uniform(
+        [batch, 1, 1],
+        seed_pair + tf.constant([0, 1 << 40], tf.int64),
+        config.gain_min,
+        config.gain_max,
+    )
+
+
+def unpaired_dataset(
+    caches: dict[str, SpectrogramCache],
+    config: Config,
+    seed: int | None = None,
+    start: int = 0,
+    batch_size: int | None = None,
+    stream: int = 1,
+) -> tf.data.Dataset:
+    """Endless unpaired batches ``(mix [B,F_in,T_in,1], voc [B,256,T,1], acc [B,256,T,1])``.
+
+    ``caches`` maps ``"mix"``, ``"vocals"``, ``"acc"`` to the three pools; each stream draws
+    its own songs, positions and gains, so the three are unpaired even when the pools share
+    songs (the original's default).
+    """
+    shapes = model_shapes(config)
+    frames = shapes.desired[1]
+    mix_sampler = _PatchSampler(caches["mix"], shapes.input[1], ("mixture",))
+    voc_sampler = _PatchSampler(caches["vocals"], frames, ("vocals",))
+    acc_sampler = _PatchSampler(caches["acc"], frames, ("accompaniment",))
+    batch = batch_size or config.batch_size
+
+    def make(seed_pair):
+        seeds = [seed_pair + tf.constant([0, i << 44], tf.int64) for i in range(3)]
+        mix = mix_sampler.cut("mixture", mix_sampler.positions(seeds[0], batch), shapes.input[1])
+        voc = voc_sampler.cut("vocals", voc_sampler.positions(seeds[1], batch), frames)
+        acc = acc_sampler.cut("accompaniment", acc_sampler.positions(seeds[2], batch), frames)
+        mix = _log_input(mix * _gain(seeds[0], batch, config), shapes.input[0])
+        voc = _log_target(voc * _gain(seeds[1], batch, config))
+        acc = _log_target(acc * _gain(seeds[2], batch, config))
+        return mix, voc, acc
+
+    seed = config.seed if seed is None else seed
+    return (
+        _batch_seeds(seed, stream, start)
+        .map(make, num_parallel_calls=config.num_workers, deterministic=True)
+        .prefetch(2)
+    )
+
+
+def validation_windows(cache: SpectrogramCache, config: Config, max_seconds: float = 0.0):
+    """Whole songs cut into non-overlapping output chunks with their input context.
+
+    Returns numpy ``(mix [N, F_in, T_in, 1], acc [N, 256, T, 1], voc [N, 256, T, 1],
+    mask [N, 1, T, 1])`` where each song is zero-padded (silence) at both ends and ``mask``
+    is 1 on the frames inside the song (the last chunk of a song is partial), so the masked
+    mean is the MSE over whole songs.
+    """
+    shapes = model_shapes(config)
+    (f_in, t_in), (_, t_out), (_, ctx) = shapes.input, shapes.desired, shapes.context
+    limit = int(max_seconds * config.expected_sr / spectral.HOP) + 1 if max_seconds else None
+    mixes, accs, vocs, masks = [], [], [], []
+    for offset, length in zip(cache.offsets, cache.lengths):
+        length = int(min(length, limit) if limit else length)
+        song = {s: cache.frames[s][offset : offset + length] for s in SOURCES}
+        chunks = -(-length // t_out)
+        total = chunks * t_out
+        padded = {
+            s: np.pad(song[s], [(ctx, total - length + t_in - t_out - ctx), (0, 0)])
+            for s in SOURCES
+        }
+        for c in range(chunks):
+            a = c * t_out
+            mixes.append(padded["mixture"][a : a + t_in].T)
+            accs.append(padded["accompaniment"][a + ctx : a + ctx + t_out].T)
+            vocs.append(padded["vocals"][a + ctx : a + ctx + t_out].T)
+            masks.append(np.arange(t_out) < length - a)
+    if not mixes:
+        raise SepganError("no validation song: the plan's valid role is empty")
+    mix = np.log1p(np.stack(mixes))
+    missing = f_in - mix.shape[1]
+    mix = np.pad(mix, [(0, 0), (missing // 2, missing - missing // 2), (0, 0)])
+    return (
+        mix[..., None].astype(np.float32),
+        np.log1p(np.stack(accs))[..., None].astype(np.float32),
+        np.log1p(np.stack(vocs))[..., None].astype(np.float32),
+        np.stack(masks)[:, None, :, None].astype(np.float32),
+    )

@@ -1,0 +1,599 @@
+"""Supervised and semi-supervised adversarial training with early stopping and checkpoints.
+
+Three small steps, each one gradient tape:
+
+- :meth:`Trainer.update_separator_supervised`: MSE on log-magnitudes of a paired batch.
+- :meth:`Trainer.update_critics`: one WGAN-GP step per critic on fresh unpaired batches
+  (real vocals/accompaniment against the separator's estimates on unpaired mixtures).
+- :meth:`Trainer.update_separator_semi`: supervised MSE + ``alpha`` * adversarial loss +
+  ``beta`` * additive penalty.
+
+An outer iteration of semi-supervised training is ``num_disc`` critic updates then one
+separator update; an epoch is ``epoch_it`` separator updates followed by the validation loss
+over whole validation songs. Training stops after ``patience`` epochs without improvement
+(1 = the original's rule) or ``max_epochs``; the best separator is exported to
+``best/separator.keras``. Everything needed to continue (weights, optimisers, counters, the
+best loss so far) is in ``checkpoints/``: the data pipelines are indexed by the step counter,
+so a resumed run draws the batches the interrupted one would have drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import losses, pipeline, spectral
+from .config import Config, make_config, parse_set_args
+from .critic import build_critic
+from .errors import SepganError, TrainingError
+from .shapes import crop_center
+from .unet import build_separator
+
+MODES = ("supervised", "semi")
+SOURCES_OUT = ("accompaniment", "vocals")
+
+
+def make_strategy(config: Config) -> tf.distribute.Strategy:
+    """The tf.distribute strategy named by ``config.strategy``."""
+    if config.strategy == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if config.strategy == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _use_mixed_precision(config: Config) -> bool:
+    return config.mixed_precision and bool(tf.config.list_physical_devices("GPU"))
+
+
+class Trainer:
+    """The separator, the critics, their optimisers and the training steps.
+
+    All variables are created in ``strategy.scope()``; each step runs per replica with the
+    loss divided by the number of replicas, so gradients summed across replicas are those of
+    the global batch.
+    """
+
+    def __init__(self, config: Config, mode: str, strategy: tf.distribute.Strategy | None = None):
+        if mode not in MODES:
+            raise SepganError(f"mode must be one of {MODES}, got {mode!r}")
+        self.config, self.mode = config, mode
+        self.strategy = strategy or make_strategy(config)
+        self.shapes = pipeline.model_shapes(config)
+        self.mixed = _use_mixed_precision(config)
+        if self.mixed:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        with self.strategy.scope():
+            self.separator = build_separator(
+                self.shapes.input, config.num_layers, config.base_filters
+            )
+            lr = config.init_sup_sep_lr if mode == "supervised" else config.init_unsup_sep_lr
+            self.separator_optimizer = self._optimizer(lr)
+            self.critics: dict[str, keras.Model] = {}
+            self.critic_optimizers: dict[str, keras.optimizers.Optimizer] = {}
+            if mode == "semi":
+                for source in SOURCES_OUT:
+                    self.critics[source] = build_critic(
+                        self.shapes.desired,
+                        config.critic_filters,
+                        dense_units=config.critic_dense,
+                        name=f"critic_{source}",
+                    )
+                    self.critic_optimizers[source] = self._optimizer(config.init_disc_lr)
+            counter = {"trainable": False, "aggregation": tf.VariableAggregation.ONLY_FIRST_REPLICA}
+            self.step = tf.Variable(0, dtype=tf.int64, name="step", **counter)
+            self.epoch = tf.Variable(0, dtype=tf.int64, name="epoch", **counter)
+            self.bad_epochs = tf.Variable(0, dtype=tf.int64, name="bad_epochs", **counter)
+            self.best_valid = tf.Variable(np.inf, dtype=tf.float64, name="best_valid", **counter)
+            self.data_seed = tf.Variable(config.seed, dtype=tf.int64, name="data_seed", **counter)
+        self._build_optimizers()
+        jit = bool(config.xla)
+        self._sup_grads = tf.function(self._supervised_gradients, jit_compile=jit)
+        self._semi_grads = tf.function(self._semi_gradients, jit_compile=jit)
+        self._critic_grads = tf.function(self._critic_gradients, jit_compile=jit)
+        self._supervised_fn = tf.function(self._run(self._supervised_replica))
+        self._semi_fn = tf.function(self._run(self._semi_replica))
+        self._critic_fn = tf.function(self._run(self._critic_replica))
+        self._predict = tf.function(self._predict_cropped)
+
+    # --- construction helpers ---------------------------------------------------------------
+    def _optimizer(self, lr: float):
+        opt = keras.optimizers.Adam(learning_rate=lr)
+        return keras.optimizers.LossScaleOptimizer(opt) if self.mixed else opt
+
+    def _build_optimizers(self):
+        """Create optimiser slots now, so checkpoints restore before the first step."""
+        with self.strategy.scope():
+            self.separator_optimizer.build(self.separator.trainable_variables)
+            for source, critic in self.critics.items():
+                self.critic_optimizers[source].build(critic.trainable_variables)
+
+    def _run(self, replica_fn):
+        def distributed(*args):
+            per_replica = self.strategy.run(replica_fn, args=args)
+            return {
+                k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in per_replica.items()
+            }
+
+        return distributed
+
+    @property
+    def replicas(self) -> int:
+        return self.strategy.num_replicas_in_sync
+
+    # --- forward helpers --------------------------------------------------------------------
+    def _separate(self, mix, training=True):
+        """Separator outputs cropped to the desired ``[B, 256, T, 1]``, float32."""
+        acc, voc = self.separator(mix, training=training)
+        size = self.shapes.desired
+        return tf.cast(crop_center(acc, size), tf.float32), tf.cast(
+            crop_center(voc, size), tf.float32
+        )
+
+    def _predict_cropped(self, mix):
+        return self._separate(mix, training=False)
+
+    # --- gradients (XLA-compilable: no cross-replica calls) ----------------------------------
+    def _scaled(self, optimizer, loss):
+        return optimizer.scale_loss(loss / self.replicas)
+
+    def _supervised_gradients(self, mix, acc, voc):
+        variables = self.separator.trainable_variables
+        with tf.GradientTape() as tape:
+            acc_est, voc_est = self._separate(mix)
+            loss = losses.supervised_loss(acc_est, voc_est, acc, voc)
+            scaled = self._scaled(self.separator_optimizer, loss)
+        return tape.gradient(scaled, variables), {"sup_loss": loss}
+
+    def _semi_gradients(self, mix, acc, voc, mix_u):
+        config, variables = self.config, self.separator.trainable_variables
+        with tf.GradientTape() as tape:
+            acc_est, voc_est = self._separate(mix)
+            sup = losses.supervised_loss(acc_est, voc_est, acc, voc)
+            acc_u, voc_u = self._separate(mix_u)
+            voc_scores = tf.cast(self.critics["vocals"](voc_u, training=False), tf.float32)
+            acc_scores = tf.cast(self.critics["accompaniment"](acc_u, training=False), tf.float32)
+            adv = losses.adversarial_loss(voc_scores, acc_scores)
+            mix_crop = crop_center(tf.cast(mix_u, tf.float32), self.shapes.desired)
+            add = losses.additive_penalty(mix_crop, acc_u, voc_u)
+            loss = sup + config.alpha * adv + config.beta * add
+            scaled = self._scaled(self.separator_optimizer, loss)
+        metrics = {"sep_loss": loss, "sup_loss": sup, "adv_loss": adv, "add_penalty": add}
+        return tape.gradient(scaled, variables), metrics
+
+    def _critic_gradients(self, mix_u, voc_real, acc_real, seed):
+        acc_fake, voc_fake = self._separate(mix_u, training=False)
+        reals = {"vocals": voc_real, "accompaniment": acc_real}
+        fakes = {"vocals": tf.stop_gradient(voc_fake), "accompaniment": tf.stop_gradient(acc_fake)}
+        grads, metrics = {}, {}
+        for i, (source, critic) in enumerate(self.critics.items()):
+            real, fake = tf.cast(reals[source], tf.float32), fakes[source]
+            with tf.GradientTape() as tape:
+                real_scores = tf.cast(critic(real), tf.float32)
+                fake_scores = tf.cast(critic(fake), tf.float32)
+                wasserstein = losses.critic_loss(real_scores, fake_scores)
+                penalty = losses.gradient_penalty(
+                    lambda x, c=critic: tf.cast(c(x), tf.float32),
+                    real,
+                    fake,
+                    one_sided=self.config.gradient_penalty == "one_sided",
+                    seed=seed + tf.constant([0, i], tf.int64),
+                )
+                loss = wasserstein + self.config.lam * penalty
+                scaled = self._scaled(self.critic_optimizers[source], loss)
+            grads[source] = tape.gradient(scaled, critic.trainable_variables)
+            metrics[f"critic_loss_{source}"] = loss
+            metrics[f"wasserstein_{source}"] = -wasserstein
+            metrics[f"gradient_penalty_{source}"] = penalty
+            metrics[f"real_score_{source}"] = tf.reduce_mean(real_scores)
+            metrics[f"fake_score_{source}"] = tf.reduce_mean(fake_scores)
+        return grads, metrics
+
+    # --- per-replica steps ------------------------------------------------------------------
+    def _per_replica_metrics(self, metrics):
+        return {k: tf.cast(v, tf.float32) / self.replicas for k, v in metrics.items()}
+
+    def _supervised_replica(self, mix, acc, voc):
+        grads, metrics = self._sup_grads(mix, acc, voc)
+        self.separator_optimizer.apply_gradients(zip(grads, self.separator.trainable_variables))
+        return self._per_replica_metrics(metrics)
+
+    def _semi_replica(self, mix, acc, voc, mix_u):
+        grads, metrics = self._semi_grads(mix, acc, voc, mix_u)
+        self.separator_optimizer.apply_gradients(zip(grads, self.separator.trainable_variables))
+        return self._per_replica_metrics(metrics)
+
+    def _critic_replica(self, mix_u, voc_real, acc_real, seed):
+        grads, metrics = self._critic_grads(mix_u, voc_real, acc_real, seed)
+        for source, critic in self.critics.items():
+            self.critic_optimizers[source].apply_gradients(
+                zip(grads[source], critic.trainable_variables)
+            )
+        return self._per_replica_metrics(metrics)
+
+    # --- the public steps -------------------------------------------------------------------
+    def update_separator_supervised(self, paired_batch) -> dict[str, float]:
+        """One supervised step on ``(mix, acc, voc)``."""
+        return self._supervised_fn(*paired_batch)
+
+    def update_separator_semi(self, paired_batch, unpaired_batch) -> dict[str, float]:
+        """One semi-supervised separator step: paired ``(mix, acc, voc)``, unpaired mixtures."""
+        mix_u = unpaired_batch[0]
+        return self._semi_fn(*paired_batch, mix_u)
+
+    def update_critics(self, unpaired_batch, seed) -> dict[str, float]:
+        """One step of each critic on an unpaired ``(mix, voc, acc)`` batch."""
+        mix_u, voc, acc = unpaired_batch
+        return self._critic_fn(mix_u, voc, acc, tf.constant(seed, tf.int64))
+
+    def validation_loss(self, windows, batch_size: int = 16) -> float:
+        """Masked MSE (vocals + accompaniment) over whole validation songs."""
+        mix, acc, voc, mask = windows
+        total, count = 0.0, 0.0
+        for a in range(0, len(mix), batch_size):
+            b = slice(a, a + batch_size)
+            acc_est, voc_est = self._predict(tf.constant(mix[b]))
+            m = mask[b]
+            err = (acc_est.numpy() - acc[b]) ** 2 + (voc_est.numpy() - voc[b]) ** 2
+            total += float((err * m).sum())
+            count += float(m.sum()) * acc.shape[1]
+        return total / max(count, 1.0)
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        items = {
+            "separator": self.separator,
+            "separator_optimizer": self.separator_optimizer,
+            "step": self.step,
+            "epoch": self.epoch,
+            "bad_epochs": self.bad_epochs,
+            "best_valid": self.best_valid,
+            "data_seed": self.data_seed,
+        }
+        for source in self.critics:
+            items[f"critic_{source}"] = self.critics[source]
+            items[f"critic_optimizer_{source}"] = self.critic_optimizers[source]
+        return tf.train.Checkpoint(**items)
+
+
+# ------------------------------------------------------------------------------------------
+@dataclass
+class Pools:
+    paired: pipeline.SpectrogramCache
+    valid: pipeline.SpectrogramCache
+    unpaired: dict[str, pipeline.SpectrogramCache] | None = None
+
+    def problems(self) -> list[str]:
+        caches = [self.paired, self.valid, *(self.unpaired or {}).values()]
+        return sorted({p for c in caches for p in c.problems})
+
+
+def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pools:
+    """Decode the songs of a plan's roles into spectrogram caches."""
+    shapes = pipeline.model_shapes(config)
+    roles = plan.roles
+    for role in ["paired", "valid"] + (
+        ["unpaired_mix", "unpaired_vocals", "unpaired_acc"] if mode == "semi" else []
+    ):
+        if not roles.get(role):
+            raise SepganError(f"data plan {plan.name!r} has no song in role {role!r}")
+    kw = {"progress": progress}
+    paired = pipeline.SpectrogramCache.from_tracks(
+        roles["paired"], config, min_frames=shapes.input[1], label="paired songs", **kw
+    )
+    valid_tracks = roles["valid"][: config.valid_max_songs or None]
+    valid = pipeline.SpectrogramCache.from_tracks(
+        valid_tracks, config, min_frames=1, label="validation songs", **kw
+    )
+    unpaired = None
+    if mode == "semi":
+        unpaired = {
+            "mix": pipeline.SpectrogramCache.from_tracks(
+                roles["unpaired_mix"],
+                config,
+                ("mixture",),
+                shapes.input[1],
+                label="unpaired mixtures",
+                **kw,
+            ),
+            "vocals": pipeline.SpectrogramCache.from_tracks(
+                roles["unpaired_vocals"],
+                config,
+                ("vocals",),
+                shapes.desired[1],
+                require_audible=("vocals",),
+                label="unpaired vocals",
+                **kw,
+            ),
+            "acc": pipeline.SpectrogramCache.from_tracks(
+                roles["unpaired_acc"],
+                config,
+                ("accompaniment",),
+                shapes.desired[1],
+                require_audible=("accompaniment",),
+                label="unpaired accompaniments",
+                **kw,
+            ),
+        }
+    return Pools(paired, valid, unpaired)
+
+
+def _read_json(path: Path, default):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return default
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _check_config(run_dir: Path, config: Config, mode: str) -> None:
+    saved = _read_json(run_dir / "config.json", None)
+    if saved is None:
+        return
+    saved_mode = _read_json(run_dir / "run.json", {}).get("mode", mode)
+    differing = sorted(k for k, v in config.to_dict().items() if saved.get(k) != v)
+    if differing or saved_mode != mode:
+        what = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(config, k)!r}" for k in differing)
+        raise TrainingError(
+            f"{run_dir} holds a {saved_mode} run with another configuration ({what or 'mode'}); "
+            "use a new run folder"
+        )
+
+
+def _load_weights_from(run_dir: Path, separator: keras.Model) -> None:
+    path = Path(run_dir) / "best" / "separator.keras"
+    if not path.exists():
+        raise TrainingError(f"--init-from: {path} does not exist (train that run first)")
+    source = keras.models.load_model(path, compile=False)
+    try:
+        separator.set_weights(source.get_weights())
+    except ValueError as err:
+        raise TrainingError(
+            f"--init-from: {path} has another architecture (num_layers/base_filters): {err}"
+        ) from err
+
+
+def _finite(metrics: dict) -> dict[str, float]:
+    values = {k: float(v) for k, v in metrics.items()}
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise TrainingError(f"non-finite loss ({', '.join(bad)}); the last good checkpoint is kept")
+    return values
+
+
+def _plan_index(plan) -> dict:
+    return {
+        "name": plan.name,
+        "roles": {role: [t.key for t in tracks] for role, tracks in plan.roles.items()},
+        "problems": list(plan.problems),
+    }
+
+
+def train(
+    run_dir,
+    mode: str = "supervised",
+    config: Config | None = None,
+    plan=None,
+    roots=None,
+    init_from=None,
+    resume: bool = True,
+    progress: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
+    stop_after_steps: int | None = None,
+) -> dict:
+    """Train a separator in ``run_dir``; returns the run summary (see ``history.json``).
+
+    ``plan``: a plan name/YAML path or a loaded ``DataPlan``. A finished run with the same
+    configuration is returned as it is; an unfinished one continues from its last checkpoint
+    when ``resume`` (otherwise an error). ``stop_after_steps`` stops early after that many
+    separator steps in this call (for tests and benchmarks).
+    """
+    from tqdm.auto import tqdm
+
+    from .plans import load_plan
+
+    run_dir = Path(run_dir)
+    config = config or make_config("cpu")
+    if mode not in MODES:
+        raise SepganError(f"mode must be one of {MODES}, got {mode!r}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_config(run_dir, config, mode)
+    finished = _read_json(run_dir / "finished.json", None)
+    if finished is not None:
+        return finished
+    ckpt_dir = run_dir / "checkpoints"
+    if not resume and tf.train.latest_checkpoint(str(ckpt_dir)):
+        raise TrainingError(
+            f"{run_dir} already holds checkpoints; pass --resume to continue or use a new folder"
+        )
+    config.save(run_dir / "config.json")
+    _write_json(run_dir / "run.json", {"mode": mode, "init_from": str(init_from or "")})
+
+    if not hasattr(plan, "roles"):
+        plan = load_plan(plan, roots, config)
+    _write_json(run_dir / "plan_index.json", _plan_index(plan))
+    pools = build_pools(plan, config, mode, progress=progress)
+    trainer = Trainer(config, mode, strategy)
+    checkpoint = trainer.checkpoint()
+    manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+    elif init_from:
+        _load_weights_from(Path(init_from), trainer.separator)
+    step0, seed = int(trainer.step.numpy()), int(trainer.data_seed.numpy())
+    history = [
+        h
+        for h in _read_json(run_dir / "history.json", [])
+        if h["epoch"] <= int(trainer.epoch.numpy())
+    ]
+
+    distribute = trainer.strategy.experimental_distribute_dataset
+    paired = iter(distribute(pipeline.paired_dataset(pools.paired, config, seed, start=step0)))
+    if mode == "semi":
+        critic_batches = iter(
+            distribute(
+                pipeline.unpaired_dataset(
+                    pools.unpaired, config, seed, start=step0 * config.num_disc, stream=1
+                )
+            )
+        )
+        separator_unpaired = iter(
+            distribute(
+                pipeline.unpaired_dataset(pools.unpaired, config, seed, start=step0, stream=2)
+            )
+        )
+    windows = pipeline.validation_windows(pools.valid, config, config.valid_max_seconds)
+    writer = tf.summary.create_file_writer(str(run_dir / "logs"))
+    best_dir = run_dir / "best"
+    started, steps_this_call, stopped = time.time(), 0, None
+
+    while stopped is None:
+        epoch = int(trainer.epoch.numpy())
+        if epoch >= config.max_epochs:
+            stopped = f"max_epochs ({config.max_epochs}) reached"
+            break
+        if int(trainer.bad_epochs.numpy()) >= config.patience:
+            stopped = f"early stopping: no improvement for {config.patience} epoch(s)"
+            break
+        epoch_end = (epoch + 1) * config.epoch_it
+        sums: dict[str, float] = {}
+        step = int(trainer.step.numpy())
+        bar = tqdm(
+            total=config.epoch_it,
+            initial=step - epoch * config.epoch_it,
+            desc=f"{mode} epoch {epoch + 1}",
+            disable=not progress,
+            leave=False,
+        )
+        epoch_started, counted = time.time(), 0
+        while step < epoch_end:
+            metrics = {}
+            if mode == "semi":
+                for j in range(config.num_disc):
+                    seed_pair = [seed, step * config.num_disc + j]
+                    metrics.update(trainer.update_critics(next(critic_batches), seed_pair))
+                metrics.update(
+                    trainer.update_separator_semi(next(paired), next(separator_unpaired))
+                )
+            else:
+                metrics.update(trainer.update_separator_supervised(next(paired)))
+            values = _finite(metrics)
+            trainer.step.assign_add(1)
+            step += 1
+            counted += 1
+            steps_this_call += 1
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.update(1)
+            bar.set_postfix(loss=f"{values.get('sep_loss', values.get('sup_loss')):.4f}")
+            if step % config.log_every == 0:
+                with writer.as_default(step=step):
+                    for k, v in values.items():
+                        tf.summary.scalar(f"train/{k}", v)
+            if step % config.checkpoint_every == 0 and step < epoch_end:
+                manager.save(checkpoint_number=step)
+            if stop_after_steps is not None and steps_this_call >= stop_after_steps:
+                manager.save(checkpoint_number=step)
+                bar.close()
+                return {"run_dir": str(run_dir), "mode": mode, "steps": step, "interrupted": True}
+        bar.close()
+        valid_loss = trainer.validation_loss(windows)
+        if not math.isfinite(valid_loss):
+            raise TrainingError("non-finite validation loss; the last good checkpoint is kept")
+        improved = valid_loss < float(trainer.best_valid.numpy())
+        if improved:
+            trainer.best_valid.assign(valid_loss)
+            trainer.bad_epochs.assign(0)
+            _export_best(trainer, best_dir)
+        else:
+            trainer.bad_epochs.assign_add(1)
+        trainer.epoch.assign_add(1)
+        entry = {
+            "epoch": epoch + 1,
+            "step": step,
+            "valid_loss": valid_loss,
+            "improved": improved,
+            "seconds": time.time() - epoch_started,
+            **{k: v / max(counted, 1) for k, v in sums.items()},
+        }
+        history.append(entry)
+        _write_json(run_dir / "history.json", history)
+        manager.save(checkpoint_number=step)
+        with writer.as_default(step=step):
+            tf.summary.scalar("valid/loss", valid_loss)
+            _log_preview(trainer, windows)
+        writer.flush()
+        if progress:
+            tqdm.write(
+                f"{mode} epoch {epoch + 1}: valid loss {valid_loss:.5f}"
+                + (" (best)" if improved else "")
+            )
+
+    best = min(history, key=lambda h: h["valid_loss"]) if history else None
+    result = {
+        "run_dir": str(run_dir),
+        "mode": mode,
+        "history": history,
+        "best_epoch": best["epoch"] if best else None,
+        "best_valid_loss": best["valid_loss"] if best else None,
+        "stopped": stopped,
+        "steps": int(trainer.step.numpy()),
+        "seconds_last_call": time.time() - started,
+        "problems": pools.problems(),
+    }
+    _write_json(run_dir / "finished.json", result)
+    return result
+
+
+def _export_best(trainer: Trainer, best_dir: Path) -> None:
+    best_dir.mkdir(parents=True, exist_ok=True)
+    trainer.separator.save(best_dir / "separator.keras")
+    for source, critic in trainer.critics.items():
+        critic.save(best_dir / f"critic_{source}.keras")
+
+
+def _log_preview(trainer: Trainer, windows) -> None:
+    """Spectrogram images of a fixed validation excerpt (the first window) for TensorBoard."""
+    mix, acc, voc, _ = windows
+    acc_est, voc_est = trainer._predict(tf.constant(mix[:1]))
+    mix_crop = crop_center(mix[:1], trainer.shapes.desired)
+    panels = [mix_crop[0], voc[0], voc_est.numpy()[0], acc[0], acc_est.numpy()[0]]
+    peak = max(float(np.max(p)) for p in panels) or 1.0
+    images = np.stack([np.flipud(p) / peak for p in panels])
+    tf.summary.image("valid/mix_voc_vocest_acc_accest", images, max_outputs=5)
+    magnitude = spectral.from_log(np.squeeze(voc_est.numpy()[0], -1))
+    audio = spectral.griffin_lim(magnitude, n_iter=16)
+    tf.summary.audio("valid/vocals_estimate", audio[None, :, None], sample_rate=8192)
+
+
+def cli_train(args) -> int:
+    config = make_config(args.profile, parse_set_args(args.set))
+    result = train(
+        args.run_dir,
+        args.mode,
+        config,
+        plan=args.plan,
+        roots=args.root,
+        init_from=args.init_from,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    print(
+        f"{args.mode} run in {result['run_dir']}: {result['steps']} steps, best epoch "
+        f"{result['best_epoch']} (validation loss {result['best_valid_loss']:.5f}); {result['stopped']}"
+    )
+    for problem in result.get("problems", []):
+        print(f"  note: {problem}")
+    return 0
