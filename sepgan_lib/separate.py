@@ -1,0 +1,262 @@
+"""Full-song separation with a trained separator.
+
+A song's log1p magnitude spectrogram ``[256, N]`` is zero-padded in frequency to the U-Net's
+input height and in time by the network's context on each side, then cut into overlapping input
+windows whose centre-cropped outputs tile the ``N`` frames exactly: window ``k`` produces
+frames ``k * W .. (k + 1) * W`` and reads input frames ``k * W .. k * W + T_in`` of the padded
+spectrogram, i.e. ``context`` frames of real signal on each side. Nothing is averaged or
+cross-faded: with valid convolutions every output frame sees exactly the same input it would
+see in one huge window, so there are no seams (as long as ``W`` is a multiple of ``2**L`` so
+that every window has the same max-pool grid phase, which :func:`separate_audio` enforces).
+
+Time padding is with zeros in the log domain, i.e. silence, as the original did: songs start
+and end in (near) silence, and reflecting would invent music the network would then separate.
+
+The saved model has a fixed time axis (the training window). For speed, a second separator
+with an open time axis is built with the same weights and run on long windows (512 output
+frames by default) through a ``tf.function``; it is cached per loaded model.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import audio as audio_io
+from . import spectral
+from .config import Config
+from .errors import SepganError
+from .shapes import pad_freq, unet_shapes
+
+MODEL_FILE = Path("best") / "separator.keras"
+CONFIG_FILE = Path("config.json")
+DEFAULT_WINDOW_FRAMES = 512
+
+
+def load_run(run_dir: str | Path):
+    """``(separator, config)`` of a run folder (``config.json`` and ``best/separator.keras``)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise SepganError(f"{run_dir}: run folder does not exist")
+    missing = [str(run_dir / f) for f in (CONFIG_FILE, MODEL_FILE) if not (run_dir / f).is_file()]
+    if missing:
+        raise SepganError(
+            f"{run_dir}: not a finished run folder, missing {', '.join(missing)} "
+            "(train it with `sepgan train` first)"
+        )
+    config = Config.load(run_dir / CONFIG_FILE)
+    import keras
+
+    from . import unet  # noqa: F401  (registers CropLike for deserialisation)
+
+    try:
+        model = keras.models.load_model(run_dir / MODEL_FILE, compile=False)
+    except Exception as err:  # keras raises many types for a bad file
+        raise SepganError(
+            f"{run_dir / MODEL_FILE}: cannot load the separator ({type(err).__name__}: {err})"
+        ) from err
+    return model, config
+
+
+@dataclass
+class _Runner:
+    """How to feed a separator: window input frames ``t_in`` for ``frames`` output frames."""
+
+    predict: object  # callable [B, F_in, T_in, 1] -> (acc, voc)
+    f_in: int
+    open_axis: bool
+    fixed_frames: int | None  # output frames per window when the time axis is fixed
+    context: int  # input frames before the first output frame
+    num_layers: int
+
+    def input_frames(self, frames: int) -> int:
+        return unet_shapes((spectral.MODEL_BINS, frames), self.num_layers).input[1]
+
+
+_RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _make_predict(model, f_in: int, t_in: int | None):
+    import tensorflow as tf
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, f_in, t_in, 1], tf.float32)], reduce_retracing=True
+    )
+    def predict(x):
+        acc, voc = model(x, training=False)
+        return acc, voc
+
+    return predict
+
+
+def _runner(model, config: Config) -> _Runner:
+    """The (cached) open-time-axis twin of ``model``, or ``model`` itself if that fails."""
+    cached = _RUNNERS.get(model)
+    if cached is not None:
+        return cached
+    num_layers = config.num_layers
+    f_in, t_in = model.input_shape[1], model.input_shape[2]
+    step = 2**num_layers
+    context = unet_shapes((spectral.MODEL_BINS, step), num_layers).context[1]
+    runner = None
+    if t_in is None:
+        runner = _Runner(_make_predict(model, f_in, None), f_in, True, None, context, num_layers)
+    else:
+        from .unet import build_separator
+
+        try:
+            twin = build_separator((f_in, None), num_layers, config.base_filters)
+            twin.set_weights(model.get_weights())
+            runner = _Runner(_make_predict(twin, f_in, None), f_in, True, None, context, num_layers)
+        except (ValueError, TypeError):
+            runner = None  # a model of another architecture: use it as it is
+        if runner is None:
+            t_out = model.output_shape[0][2]
+            frames = min(config.num_frames, t_out)
+            context = (t_in - frames) // 2
+            runner = _Runner(
+                _make_predict(model, f_in, t_in), f_in, False, frames, context, num_layers
+            )
+    _RUNNERS[model] = runner
+    return runner
+
+
+def _window_frames(runner: _Runner, num_frames: int, window_frames: int | None) -> int:
+    if not runner.open_axis:
+        return runner.fixed_frames
+    step = 2**runner.num_layers
+    wanted = window_frames or DEFAULT_WINDOW_FRAMES
+    wanted = max(step, -(-wanted // step) * step)
+    if num_frames < wanted:  # a short song: a smaller window from a few bucket sizes
+        size = step
+        while size < num_frames:
+            size *= 2
+        wanted = min(wanted, size)
+    return wanted
+
+
+def separate_spectrogram(
+    model,
+    log_mix: np.ndarray,
+    config: Config,
+    window_frames: int | None = None,
+    batch_size: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """log1p mixture magnitudes ``[256, N]`` -> ``(acc, voc)`` log1p magnitudes ``[256, N]``."""
+    runner = _runner(model, config)
+    bins, n = log_mix.shape
+    frames = _window_frames(runner, n, window_frames)
+    t_in = runner.input_frames(frames) if runner.open_axis else model.input_shape[2]
+    count = -(-n // frames)
+    left = runner.context
+    right = count * frames + t_in - frames - left - n
+    padded = pad_freq(np.asarray(log_mix, np.float32), runner.f_in)
+    padded = np.pad(padded, [(0, 0), (left, right)])
+    windows = np.stack([padded[:, k * frames : k * frames + t_in] for k in range(count)])
+    windows = windows[..., None]
+    outs = [[], []]
+    for start in range(0, count, batch_size):
+        acc, voc = runner.predict(windows[start : start + batch_size])
+        for i, out in enumerate((acc, voc)):
+            out = out.numpy()[..., 0]
+            f0 = (out.shape[1] - bins) // 2
+            t0 = (out.shape[2] - frames) // 2
+            outs[i].append(out[:, f0 : f0 + bins, t0 : t0 + frames])
+    result = []
+    for parts in outs:
+        stacked = np.concatenate(parts, axis=0)  # [count, bins, frames]
+        result.append(stacked.transpose(1, 0, 2).reshape(bins, count * frames)[:, :n])
+    return result[0], result[1]
+
+
+def separate_audio(
+    model,
+    mixture: np.ndarray,
+    config: Config,
+    phase: str = "mixture",
+    window_frames: int | None = None,
+    batch_size: int = 8,
+) -> dict[str, np.ndarray]:
+    """Separate mono float32 ``[samples]`` audio at 8192 Hz into vocals and accompaniment.
+
+    ``phase``: ``"mixture"`` (the original's resynthesis) or ``"griffin_lim"``. The outputs
+    have exactly ``len(mixture)`` samples.
+    """
+    if phase not in ("mixture", "griffin_lim"):
+        raise SepganError(f"phase must be 'mixture' or 'griffin_lim', got {phase!r}")
+    mixture = np.asarray(mixture, dtype=np.float32)
+    if mixture.ndim != 1:
+        raise SepganError(f"separate_audio expects mono [samples] audio, got {mixture.shape}")
+    length = len(mixture)
+    if length == 0:
+        return {"vocals": mixture.copy(), "accompaniment": mixture.copy()}
+    with warnings.catch_warnings():  # librosa warns about songs shorter than one FFT
+        warnings.filterwarnings("ignore", message="n_fft=.*too large")
+        magnitude, mix_phase = spectral.magnitude_phase(mixture)
+    acc, voc = separate_spectrogram(
+        model, np.log1p(magnitude), config, window_frames=window_frames, batch_size=batch_size
+    )
+    out = {}
+    for name, log_mag in (("vocals", voc), ("accompaniment", acc)):
+        mag = np.maximum(np.expm1(log_mag), 0.0)
+        if phase == "mixture":
+            out[name] = spectral.istft(mag, mix_phase, length=length)
+        else:
+            out[name] = spectral.griffin_lim(mag, length=length)
+    return out
+
+
+def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
+    if len(audio) >= length:
+        return audio[:length]
+    return np.pad(audio, (0, length - len(audio)))
+
+
+def _stem_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".stem.mp4",):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def separate_file(model, config: Config, path, out_dir, phase: str = "mixture") -> dict[str, Path]:
+    """Separate one audio file; write ``<out_dir>/<name>/{vocals,accompaniment}.wav``.
+
+    The outputs are mono, at the input's sample rate and with the input's length in samples.
+    """
+    path = Path(path)
+    original = audio_io.load_audio(path, sr=None, mono=True)
+    rate = audio_io.audio_info(path)[0]
+    sr = config.expected_sr
+    mixture = audio_io.resample(original, rate, sr)
+    stems = separate_audio(model, mixture, config, phase=phase)
+    folder = Path(out_dir) / _stem_name(path)
+    written = {}
+    for name, signal in stems.items():
+        signal = _fit_length(audio_io.resample(signal, sr, rate), len(original))
+        written[name] = audio_io.write_wav(folder / f"{name}.wav", signal, rate)
+    return written
+
+
+def cli_separate(args) -> int:
+    """``sepgan separate RUN_DIR AUDIO... --out DIR [--phase mixture|griffin_lim]``."""
+    from tqdm.auto import tqdm
+
+    model, config = load_run(args.run_dir)
+    phase = getattr(args, "phase", None) or config.phase
+    files = [Path(p) for p in args.audio]
+    failures = 0
+    for path in tqdm(files, desc="separating", unit="song", disable=None):
+        try:
+            written = separate_file(model, config, path, args.out, phase=phase)
+        except SepganError as err:
+            failures += 1
+            tqdm.write(f"sepgan: error: {err}")
+            continue
+        tqdm.write(f"{path} -> {written['vocals'].parent}")
+    return 1 if failures else 0
