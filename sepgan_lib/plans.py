@@ -486,6 +486,9 @@ def check_track(track: Track, config) -> tuple[float | None, list[dict[str, str]
     except (SepganError, OSError) as err:
         add("error", f"unreadable: {err}")
         return None, found
+    except Exception as err:  # never crash a check on one bad song
+        add("error", f"unreadable: {type(err).__name__}: {err} (files: {', '.join(track.paths)})")
+        return None, found
     seconds = len(audio["mixture"]) / sr
     for source in ("vocals", "accompaniment"):
         peak, rms_db = _level(audio[source])
