@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="sepgan_lib.synth:cli_synth")
     p = data_sub.add_parser("check", help="check a data plan's datasets and report problems")
     _add_plan_args(p)
+    _add_config_args(p, "paper")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler="sepgan_lib.plans:cli_check")
 
