@@ -116,7 +116,7 @@ def test_vibrato_after_onset_in_the_sung_audio():
     seed, plan, note = _sustained_note()
     vocals = synth.generate_song(seed)["vocals"]
     rate, depth = _vibrato(vocals, note)
-    assert 5 <= rate <= 7
+    assert 4.8 <= rate <= 7.2  # the plan draws 5-7 Hz; the estimate is within ~0.1 Hz
     assert depth > 0.15
     # The vibrato starts after the onset: the f0 track is steady right after it.
     f0 = synth.vocal_f0_track(plan)
