@@ -372,6 +372,37 @@ def build_book(
     return index
 
 
+# --------------------------------------------------------------------------------------------
+# a Sphinx extension (``_config.yml``: sphinx.extra_extensions) fixing duplicated page scripts
+# --------------------------------------------------------------------------------------------
+def _script_key(script: Any) -> tuple:
+    filename = getattr(script, "filename", script)
+    attributes = getattr(script, "attributes", {}) or {}
+    return (str(filename or ""), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+
+
+def _unique_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop repeated ``<script>`` entries of a page. Scripts added after the builder started
+    (sphinx-thebe's ``const THEBE_JS_URL = ...``) are listed twice by Sphinx 7.4, and the
+    second ``const`` declaration is a JavaScript SyntaxError in the browser."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        key = _script_key(script)
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
+def setup(app):
+    """Sphinx entry point: ``sepgan_lib.book`` as an extension of the book's build."""
+    app.connect("html-page-context", _unique_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
 def cli_book(args) -> int:
     """``sepgan book [--profile P] [--plan NAME|FILE] [--root NAME=PATH]... [--build-dir DIR]``."""
     build_book(

@@ -74,10 +74,13 @@ def _imports(source: str) -> bool:
 
 
 def _strip_magics(source: str) -> str:
-    return "\n".join(
-        ("pass  # " + line) if line.lstrip().startswith(("%", "!")) else line
-        for line in source.splitlines()
-    )
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass  # " + stripped
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def test_toc_lists_the_chapters_in_order():
