@@ -288,7 +288,7 @@ def _plan_melody(rng, plan: SongPlan, scale, vib_rate: float):
             step += d
         end = min(step * eighth, plan.seconds)
         phrases.append((start, end, gain_db, swell_db))
-        # A rest of at least 55 % of the phrase (and a beat), so rests make up >= 1/3.
+        # A rest of at least 60 % of the phrase (and 1.5 beats): rests are >= 3/8 of the time.
         rest = max(int(rng.choice([3, 4, 5, 6])), int(np.ceil(0.6 * length)))
         pos = step + rest
         phrase += 1
@@ -796,10 +796,13 @@ def write_synthetic_set(
         bar = tqdm(total=tracks, unit="song", desc="synthetic songs")
     try:
         done = False
-        # Parallel only when there is enough work to pay for starting the processes.
-        if jobs > 1 and tracks > 1 and tracks * seconds >= 60:
+        # Parallel only when there is enough work to pay for starting the processes: forked
+        # workers start at once, spawned ones import numpy, scipy and soundfile first.
+        context = _pool_context()
+        enough = 60 if context.get_start_method() == "fork" else 300  # seconds of audio
+        if jobs > 1 and tracks > 1 and tracks * seconds >= enough:
             try:
-                with ProcessPoolExecutor(jobs, mp_context=_pool_context()) as pool:
+                with ProcessPoolExecutor(jobs, mp_context=context) as pool:
                     for _ in pool.map(_write_song, work, chunksize=max(1, tracks // (8 * jobs))):
                         if bar is not None:
                             bar.update()
