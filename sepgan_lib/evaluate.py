@@ -1,0 +1,581 @@
+"""BSS Eval of a run on a plan's songs, with baselines, and paired comparisons of two runs.
+
+Metrics are mir_eval's ``bss_eval_sources`` (BSS Eval v3, whole songs, no permutation) on
+mono 8192 Hz audio, as the original: SDR, SIR, SAR for vocals and accompaniment, plus the SDR
+improvement over the mixture used as the estimate of both sources.
+
+Baselines, scored on the same songs, give every figure a floor and a ceiling:
+
+- ``mixture``: the mixture as the estimate of both sources (the floor);
+- ``oracle_irm``: the ideal ratio mask ``|V| / (|V| + |A|)`` at our STFT applied to the
+  mixture's complex STFT (a ceiling for any magnitude-mask method at this resolution);
+- ``repet``: REPET-SIM style unsupervised separation (librosa's nearest-neighbour filtering
+  of the mixture magnitude with a cosine metric and soft masks, mixture phase).
+
+The network runs in the main process; the CPU-heavy BSS Eval runs over songs in a pool of
+processes started with ``spawn`` (TensorFlow is loaded in the parent, so no ``fork``).
+
+A song whose vocals or accompaniment reference is silent, or whose metrics are not finite,
+is listed under ``skipped`` with the reason instead of stopping the evaluation. A silent
+*estimate* is scored (it gets tiny deterministic noise, as mir_eval refuses all-zero signals):
+a separator that outputs silence must show up as a bad score, not vanish from the summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError, SepganError
+
+SOURCES = ("vocals", "accompaniment")
+METRICS = ("SDR", "SIR", "SAR")
+BASELINES = ("mixture", "oracle_irm", "repet")
+SILENT_ENERGY = 1e-8  # sum of squares below which a reference counts as silent
+
+
+class SkippedSong(SepganError):
+    """A song that cannot be scored (e.g. a silent reference); ``reason`` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def _as_signal(x, length: int | None = None) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if length is not None and len(x) != length:
+        x = x[:length] if len(x) > length else np.pad(x, (0, length - len(x)))
+    return x
+
+
+def _unsilence(x: np.ndarray, seed: int) -> np.ndarray:
+    if np.sum(x**2) >= SILENT_ENERGY:
+        return x
+    noise = np.random.default_rng(seed).standard_normal(len(x)) * 1e-7
+    return x + noise
+
+
+def bss_eval(references: dict, estimates: dict) -> dict[str, dict[str, float]]:
+    """BSS Eval v3 of ``estimates`` against ``references`` (dicts with ``vocals`` and
+    ``accompaniment`` mono arrays) -> ``{"vocals": {"SDR","SIR","SAR"}, "accompaniment": ...}``.
+
+    Raises :class:`SkippedSong` when a reference is silent or a metric is not finite.
+    """
+    import mir_eval
+
+    length = len(np.asarray(references["accompaniment"]).reshape(-1))
+    refs = [_as_signal(references[s], length) for s in ("accompaniment", "vocals")]
+    for name, ref in zip(("accompaniment", "vocals"), refs):
+        energy = float(np.sum(ref**2))
+        if not np.isfinite(energy):
+            raise SkippedSong(f"the {name} reference is not finite")
+        if energy < SILENT_ENERGY:
+            raise SkippedSong(f"the {name} reference is silent (energy {energy:.3g})")
+    ests = [
+        _unsilence(_as_signal(estimates[s], length), seed=i)
+        for i, s in enumerate(("accompaniment", "vocals"))
+    ]
+    if not all(np.all(np.isfinite(e)) for e in ests):
+        raise SkippedSong("an estimate holds NaN or infinite samples")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bss_eval_sources' deprecation notice
+        try:
+            sdr, sir, sar, _ = mir_eval.separation.bss_eval_sources(
+                np.stack(refs), np.stack(ests), compute_permutation=False
+            )
+        except ValueError as err:  # mir_eval's own input checks
+            raise SkippedSong(f"BSS Eval refused the song: {err}") from err
+    out = {}
+    for k, source in enumerate(("accompaniment", "vocals")):
+        values = {"SDR": float(sdr[k]), "SIR": float(sir[k]), "SAR": float(sar[k])}
+        bad = [m for m, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise SkippedSong(f"{source} {'/'.join(bad)} not finite ({values})")
+        out[source] = values
+    return {s: out[s] for s in SOURCES}
+
+
+# --- baselines -------------------------------------------------------------------------------
+
+
+def _stft(x: np.ndarray) -> np.ndarray:
+    from . import spectral
+
+    return spectral.stft(np.asarray(x, dtype=np.float32))
+
+
+def _istft(spec: np.ndarray, length: int) -> np.ndarray:
+    import librosa
+
+    from .spectral import HOP
+
+    return librosa.istft(spec, hop_length=HOP, window="hann", center=True, length=length).astype(
+        np.float32
+    )
+
+
+def _repet_sim(mixture: np.ndarray) -> dict[str, np.ndarray]:
+    """librosa's vocal separation example (REPET-SIM): nearest-neighbour median filtering of
+    the magnitude over similar frames (cosine) models the repeating accompaniment."""
+    import librosa
+
+    from .spectral import HOP
+
+    spec = _stft(mixture)
+    magnitude, phase = np.abs(spec), np.exp(1j * np.angle(spec))
+    frames = magnitude.shape[1]
+    width = min(int(librosa.time_to_frames(2.0, sr=8192, hop_length=HOP)), (frames - 1) // 2 - 1)
+    if width < 1:
+        return {"vocals": mixture.copy(), "accompaniment": mixture.copy()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        repeating = librosa.decompose.nn_filter(
+            magnitude, aggregate=np.median, metric="cosine", width=width
+        )
+    repeating = np.minimum(magnitude, repeating)
+    margin_acc, margin_voc, power = 2, 10, 2
+    mask_acc = librosa.util.softmask(repeating, margin_acc * (magnitude - repeating), power=power)
+    mask_voc = librosa.util.softmask(magnitude - repeating, margin_voc * repeating, power=power)
+    length = len(mixture)
+    return {
+        "vocals": _istft(mask_voc * magnitude * phase, length),
+        "accompaniment": _istft(mask_acc * magnitude * phase, length),
+    }
+
+
+def baseline_estimates(mixture, sources: dict, method: str) -> dict[str, np.ndarray]:
+    """Estimates of a baseline ``method`` (``mixture``, ``oracle_irm`` or ``repet``)."""
+    mixture = np.asarray(mixture, dtype=np.float32)
+    if method == "mixture":
+        return {"vocals": mixture.copy(), "accompaniment": mixture.copy()}
+    if method == "oracle_irm":
+        spec = _stft(mixture)
+        voc = np.abs(_stft(sources["vocals"]))
+        acc = np.abs(_stft(sources["accompaniment"]))
+        total = voc + acc
+        mask = np.divide(voc, total, out=np.full_like(voc, 0.5), where=total > 0)
+        return {
+            "vocals": _istft(mask * spec, len(mixture)),
+            "accompaniment": _istft((1 - mask) * spec, len(mixture)),
+        }
+    if method == "repet":
+        return _repet_sim(mixture)
+    raise SepganError(f"unknown baseline {method!r}; known: {', '.join(BASELINES)}")
+
+
+# --- one song (runs in a worker process) -----------------------------------------------------
+
+
+def _with_improvement(metrics: dict, floor: dict) -> dict:
+    return {
+        s: {**metrics[s], "SDR_improvement": metrics[s]["SDR"] - floor[s]["SDR"]} for s in SOURCES
+    }
+
+
+def _score_song(name: str, audio: dict, estimate: dict, baselines: bool) -> dict:
+    """``{"name", "metrics": {...} | None, "reason", "baselines": {method: metrics | None}}``."""
+    refs = {s: audio[s] for s in SOURCES}
+    out: dict[str, Any] = {"name": name, "metrics": None, "reason": None, "baselines": {}}
+    try:
+        mix_metrics = bss_eval(refs, baseline_estimates(audio["mixture"], refs, "mixture"))
+        model = bss_eval(refs, estimate)
+    except SkippedSong as err:
+        out["reason"] = err.reason
+        return out
+    out["metrics"] = _with_improvement(model, mix_metrics)
+    if baselines:
+        out["baselines"]["mixture"] = _with_improvement(mix_metrics, mix_metrics)
+        for method in BASELINES[1:]:
+            try:
+                est = baseline_estimates(audio["mixture"], refs, method)
+                out["baselines"][method] = _with_improvement(bss_eval(refs, est), mix_metrics)
+            except SkippedSong:
+                out["baselines"][method] = None
+    return out
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:  # one BLAS thread per worker: the pool already uses the cores
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
+# --- many songs ------------------------------------------------------------------------------
+
+
+def _summary_of(entries: list[dict]) -> dict:
+    out: dict[str, dict] = {}
+    for source in SOURCES:
+        out[source] = {}
+        keys = list(METRICS)
+        if any("SDR_improvement" in e.get(source, {}) for e in entries):
+            keys.append("SDR_improvement")
+        for metric in keys:
+            values = np.array(
+                [e[source][metric] for e in entries if metric in e.get(source, {})], float
+            )
+            values = values[np.isfinite(values)]
+            if len(values) == 0:
+                out[source][metric] = {"mean": None, "median": None}
+            else:
+                out[source][metric] = {
+                    "mean": float(np.mean(values)),
+                    "median": float(np.median(values)),
+                }
+    return out
+
+
+def summarize(tracks: list) -> dict:
+    """Mean and median over songs of each source's metrics:
+    ``{"vocals": {"SDR": {"mean", "median"}, "SIR": ..., "SAR": ...}, "accompaniment": ...}``
+    (``SDR_improvement`` too when the tracks have it; ``None`` when there is no song)."""
+    return _summary_of(list(tracks))
+
+
+def _resolve_jobs(jobs: int, songs: int | None = None) -> int:
+    jobs = int(jobs or 0)
+    if jobs <= 0:
+        jobs = os.cpu_count() or 1
+    if songs is not None:
+        jobs = min(jobs, max(songs, 1))
+    return max(jobs, 1)
+
+
+def evaluate_tracks(
+    named_items: Iterable,
+    estimator: Callable[[np.ndarray], dict],
+    baselines: bool = False,
+    jobs: int = 1,
+    progress: bool = True,
+) -> dict:
+    """Score ``estimator`` on songs ``named_items``: pairs ``(name, audio)`` where ``audio`` is
+    a dict with ``mixture``, ``vocals``, ``accompaniment`` (mono, 8192 Hz) or a callable
+    returning one (loaded when needed).
+
+    ``estimator(mixture) -> {"vocals", "accompaniment"}`` runs in this process; BSS Eval runs
+    over songs in ``jobs`` processes (``0``: every core; ``1``: in this process).
+    Returns ``{"tracks", "summary", "skipped"}`` and, with ``baselines``, ``baselines``
+    (summaries) and ``baseline_tracks`` (per-song metrics of each baseline).
+    """
+    from tqdm.auto import tqdm
+
+    items = list(named_items)
+    jobs = _resolve_jobs(jobs, len(items))
+    bar = tqdm(total=len(items), desc="evaluating", unit="song", disable=not progress or None)
+    results: dict[int, dict] = {}
+
+    def prepare(item):
+        name, audio = item
+        audio = audio() if callable(audio) else audio
+        audio = {k: np.asarray(audio[k], dtype=np.float32) for k in ("mixture", *SOURCES)}
+        estimate = estimator(audio["mixture"])
+        estimate = {s: np.asarray(estimate[s], dtype=np.float32) for s in SOURCES}
+        return str(name), audio, estimate
+
+    try:
+        if jobs == 1:
+            for i, item in enumerate(items):
+                results[i] = _score_song(*prepare(item), baselines)
+                bar.update(1)
+        else:
+            import concurrent.futures as cf
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")
+            with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
+                pending: dict = {}
+
+                def collect(block: bool) -> None:
+                    done, _ = cf.wait(
+                        pending,
+                        timeout=None if block else 0,
+                        return_when=cf.FIRST_COMPLETED,
+                    )
+                    for future in done:
+                        results[pending.pop(future)] = future.result()
+                        bar.update(1)
+
+                for i, item in enumerate(items):
+                    pending[pool.submit(_score_song, *prepare(item), baselines)] = i
+                    while len(pending) >= 2 * jobs:  # bound the songs held in memory
+                        collect(block=True)
+                    collect(block=False)
+                while pending:
+                    collect(block=True)
+    finally:
+        bar.close()
+    return _assemble([results[i] for i in range(len(items))], baselines)
+
+
+def _assemble(scored: list[dict], baselines: bool) -> dict:
+    tracks, skipped = [], []
+    for item in scored:
+        if item["metrics"] is None:
+            skipped.append({"name": item["name"], "reason": item["reason"]})
+        else:
+            tracks.append({"name": item["name"], **item["metrics"]})
+    out: dict[str, Any] = {"tracks": tracks, "summary": summarize(tracks)}
+    if baselines:
+        per_method = {
+            method: [
+                {"name": item["name"], **item["baselines"][method]}
+                for item in scored
+                if item["metrics"] is not None and item["baselines"].get(method)
+            ]
+            for method in BASELINES
+        }
+        out["baselines"] = {m: summarize(v) for m, v in per_method.items()}
+        out["baseline_tracks"] = per_method
+    out["skipped"] = skipped
+    return out
+
+
+# --- a run -----------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv_text(result: dict) -> str:
+    import io
+
+    keys = [*METRICS, "SDR_improvement"]
+    methods = list(result.get("baseline_tracks", {}))
+    header = ["name", "source", *keys]
+    header += [f"{m}_{k}" for m in methods for k in METRICS]
+    header.append("skipped")
+    by_method = {
+        m: {t["name"]: t for t in result["baseline_tracks"][m]} for m in methods
+    }  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for track in result["tracks"]:
+        for source in SOURCES:
+            row = [track["name"], source, *(f"{track[source][k]:.4f}" for k in keys)]
+            for m in methods:
+                entry = by_method[m].get(track["name"])
+                row += [f"{entry[source][k]:.4f}" if entry else "" for k in METRICS]
+            writer.writerow([*row, ""])
+    for item in result["skipped"]:
+        for source in SOURCES:
+            empty = [""] * (len(header) - 3)
+            writer.writerow([item["name"], source, *empty, item["reason"]])
+    return buffer.getvalue()
+
+
+def result_paths(run_dir, plan_name: str, split: str) -> tuple[Path, Path]:
+    base = Path(run_dir) / "eval" / f"{plan_name}-{split}"
+    return base.with_suffix(".json"), base.with_suffix(".csv")
+
+
+def evaluate_run(
+    run_dir,
+    plan=None,
+    roots=None,
+    split: str = "test",
+    baselines: bool = False,
+    jobs: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Evaluate a run's best separator on the songs of ``split`` of a data plan.
+
+    Writes ``RUN_DIR/eval/<plan>-<split>.json`` and ``.csv`` and returns the result dict
+    (``plan``, ``split``, ``tracks``, ``summary``, ``baselines`` with ``baselines=True``,
+    ``skipped``; the paths under ``files``, not saved in the JSON).
+    """
+    from .datasets import load_track_cached
+    from .plans import load_plan
+    from .separate import load_run, separate_audio
+
+    model, config = load_run(run_dir)
+    data_plan = load_plan(plan, roots, config)
+    tracks = data_plan.tracks(split)
+    if not tracks:
+        available = [r for r, t in data_plan.roles.items() if t and r.startswith(("test", "valid"))]
+        raise DataError(
+            f"plan {data_plan.name!r} has no songs for split {split!r}; "
+            f"splits with songs: {', '.join(available) or 'none'}"
+        )
+    names = [t.name for t in tracks]
+    duplicated = {n for n in names if names.count(n) > 1}
+    sr = config.expected_sr
+
+    def loader(track):
+        return lambda: load_track_cached(track, sr=sr)
+
+    items = [(t.key if t.name in duplicated else t.name, loader(t)) for t in tracks]
+
+    def estimator(mixture):
+        return separate_audio(model, mixture, config, phase=config.phase)
+
+    scored = evaluate_tracks(items, estimator, baselines=baselines, jobs=jobs, progress=progress)
+    result = {"plan": data_plan.name, "split": split, **scored}
+    json_path, csv_path = result_paths(run_dir, data_plan.name, split)
+    _write_atomic(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    _write_atomic(csv_path, _csv_text(result))
+    return {**result, "files": {"json": str(json_path), "csv": str(csv_path)}}
+
+
+# --- comparing two evaluations ---------------------------------------------------------------
+
+
+def _load_result(x) -> tuple[dict, str]:
+    if isinstance(x, dict):
+        return x, str(x.get("label") or x.get("plan") or "result")
+    path = Path(x)
+    try:
+        return json.loads(path.read_text()), str(path)
+    except (OSError, json.JSONDecodeError) as err:
+        raise SepganError(f"{path}: cannot read the evaluation results ({err})") from err
+
+
+def compare_results(a, b, n_boot: int = 2000, seed: int = 0, metric: str = "SDR") -> dict:
+    """Paired comparison of two evaluations (dicts or JSON paths) over the songs both scored.
+
+    Per source: the differences ``b - a`` of ``metric``, their median with a bootstrap 95%
+    interval (``n_boot`` resamples of the songs), mean, wins (b better), losses, ties, ``n``.
+    """
+    (ra, label_a), (rb, label_b) = _load_result(a), _load_result(b)
+    for r, label in ((ra, label_a), (rb, label_b)):
+        if not isinstance(r.get("tracks"), list):
+            raise SepganError(f"{label}: not an evaluation result (no 'tracks' list)")
+    ta = {t["name"]: t for t in ra["tracks"]}
+    tb = {t["name"]: t for t in rb["tracks"]}
+    common = [n for n in ta if n in tb]
+    out: dict[str, Any] = {
+        "a": label_a,
+        "b": label_b,
+        "metric": metric,
+        "n": len(common),
+        "only_a": sorted(set(ta) - set(tb)),
+        "only_b": sorted(set(tb) - set(ta)),
+    }
+    rng = np.random.default_rng(seed)
+    for source in SOURCES:
+        diffs = np.array([tb[n][source][metric] - ta[n][source][metric] for n in common], float)
+        entry: dict[str, Any] = {"n": int(len(diffs))}
+        if len(diffs) == 0:
+            entry.update(median_diff=None, ci_low=None, ci_high=None, mean_diff=None)
+            entry.update(wins=0, losses=0, ties=0)
+        else:
+            boots = np.median(diffs[rng.integers(0, len(diffs), (n_boot, len(diffs)))], axis=1)
+            low, high = np.percentile(boots, [2.5, 97.5])
+            tol = 1e-9
+            entry.update(
+                median_diff=float(np.median(diffs)),
+                ci_low=float(low),
+                ci_high=float(high),
+                mean_diff=float(np.mean(diffs)),
+                wins=int(np.sum(diffs > tol)),
+                losses=int(np.sum(diffs < -tol)),
+                ties=int(np.sum(np.abs(diffs) <= tol)),
+            )
+        out[source] = entry
+    return out
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def format_result(result: dict) -> str:
+    """A plain-text table of a result's summary (and baseline medians)."""
+    baselines = result.get("baselines", {})
+    head = f"{'source':<14}{'metric':<17}{'mean':>8}{'median':>8}"
+    head += "".join(f"{m:>12}" for m in baselines)
+    lines = [
+        f"plan {result.get('plan')}, split {result.get('split')}: "
+        f"{len(result['tracks'])} song(s) scored, {len(result['skipped'])} skipped",
+        head,
+    ]
+    if baselines:
+        lines.append(" " * 47 + "(baseline medians)")
+    for source in SOURCES:
+        for metric, values in result["summary"][source].items():
+            row = f"{source:<14}{metric:<17}{_fmt(values['mean']):>8}{_fmt(values['median']):>8}"
+            for summary in baselines.values():
+                row += f"{_fmt(summary[source].get(metric, {}).get('median')):>12}"
+            lines.append(row)
+    for item in result["skipped"]:
+        lines.append(f"skipped {item['name']}: {item['reason']}")
+    return "\n".join(lines)
+
+
+def format_comparison(comparison: dict) -> str:
+    lines = [
+        f"{comparison['metric']} of B - A over {comparison['n']} common song(s)",
+        f"  A = {comparison['a']}",
+        f"  B = {comparison['b']}",
+        f"{'source':<14}{'median':>8}{'95% interval':>20}{'mean':>8}{'wins':>6}{'losses':>8}"
+        f"{'ties':>6}",
+    ]
+    for source in SOURCES:
+        e = comparison[source]
+        interval = f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]"
+        lines.append(
+            f"{source:<14}{_fmt(e['median_diff']):>8}{interval:>20}{_fmt(e['mean_diff']):>8}"
+            f"{e['wins']:>6}{e['losses']:>8}{e['ties']:>6}"
+        )
+    if comparison["only_a"] or comparison["only_b"]:
+        lines.append(
+            f"not compared: {len(comparison['only_a'])} song(s) only in A, "
+            f"{len(comparison['only_b'])} only in B"
+        )
+    return "\n".join(lines)
+
+
+def cli_evaluate(args) -> int:
+    """``sepgan evaluate RUN_DIR [--plan P] [--root N=PATH]... [--split S] [--baselines]
+    [--jobs N] [--quiet]``."""
+    result = evaluate_run(
+        args.run_dir,
+        plan=args.plan,
+        roots=args.root,
+        split=args.split,
+        baselines=args.baselines,
+        jobs=args.jobs,
+        progress=not getattr(args, "quiet", False),
+    )
+    print(format_result(result))
+    print(f"written: {result['files']['json']} and {result['files']['csv']}")
+    return 0
+
+
+def cli_compare(args) -> int:
+    """``sepgan compare A.json B.json [--json]``."""
+    comparison = compare_results(args.a, args.b)
+    if getattr(args, "json", False):
+        print(json.dumps(comparison, indent=2))
+    else:
+        print(format_comparison(comparison))
+    return 0
