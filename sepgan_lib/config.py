@@ -129,6 +129,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "num_workers": 2,
         "synthetic_tracks": 12,
         "synthetic_seconds": 6.0,
+        "base_filters": 4,
+        "critic_filters": 8,
+        "critic_dense": 8,
     },
 }
 

@@ -428,8 +428,12 @@ def train(
     trainer = Trainer(config, mode, strategy)
     checkpoint = trainer.checkpoint()
     manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=3)
+    resumed_from = None
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        resumed_from = int(trainer.step.numpy())
+        if progress:
+            print(f"resuming {run_dir} from step {resumed_from} ({manager.latest_checkpoint})")
     elif init_from:
         _load_weights_from(Path(init_from), trainer.separator)
     step0, seed = int(trainer.step.numpy()), int(trainer.data_seed.numpy())
@@ -552,6 +556,7 @@ def train(
         "steps": int(trainer.step.numpy()),
         "seconds_last_call": time.time() - started,
         "problems": pools.problems(),
+        "resumed_from": resumed_from,
     }
     _write_json(run_dir / "finished.json", result)
     return result

@@ -1,0 +1,111 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sepgan_lib.config import make_config
+from sepgan_lib.errors import TrainingError
+from sepgan_lib.train import Trainer, train
+
+
+def random_batches(trainer, rng):
+    s, b = trainer.shapes, trainer.config.batch_size
+    mix = rng.random((b, *s.input, 1), np.float32)
+    acc = rng.random((b, *s.desired, 1), np.float32)
+    voc = rng.random((b, *s.desired, 1), np.float32)
+    return (mix, acc, voc), (mix * 0.5, voc, acc)
+
+
+def snapshot(model):
+    return [v.numpy().copy() for v in model.trainable_variables]
+
+
+def changed(before, model):
+    return any(not np.array_equal(a, v.numpy()) for a, v in zip(before, model.trainable_variables))
+
+
+def test_each_step_changes_only_its_own_variables(rng):
+    trainer = Trainer(make_config("smoke"), "semi")
+    paired, unpaired = random_batches(trainer, rng)
+    sep = snapshot(trainer.separator)
+    critics = {k: snapshot(c) for k, c in trainer.critics.items()}
+    trainer.update_critics(unpaired, [0, 0])
+    assert not changed(sep, trainer.separator)
+    assert all(changed(critics[k], c) for k, c in trainer.critics.items())
+    critics = {k: snapshot(c) for k, c in trainer.critics.items()}
+    metrics = trainer.update_separator_semi(paired, unpaired)
+    assert changed(sep, trainer.separator)
+    assert not any(changed(critics[k], c) for k, c in trainer.critics.items())
+    assert {"sup_loss", "adv_loss", "add_penalty", "sep_loss"} <= set(metrics)
+
+
+def test_twenty_supervised_steps_on_one_batch_lower_the_loss(rng):
+    trainer = Trainer(make_config("smoke"), "supervised")
+    paired, _ = random_batches(trainer, rng)
+    losses = [float(trainer.update_separator_supervised(paired)["sup_loss"]) for _ in range(20)]
+    assert losses[-1] < 0.8 * losses[0]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_smoke_runs_checkpoint_and_evaluate(tmp_path):
+    from sepgan_lib.evaluate import evaluate_run
+
+    config = make_config("smoke")
+    sup = train(tmp_path / "sup", "supervised", config, progress=False)
+    assert sup["steps"] == config.epoch_it * len(sup["history"])
+    assert (tmp_path / "sup" / "best" / "separator.keras").exists()
+    assert tf.train.latest_checkpoint(str(tmp_path / "sup" / "checkpoints"))
+    assert json.loads((tmp_path / "sup" / "config.json").read_text())["batch_size"] == 2
+    assert all(np.isfinite(h["valid_loss"]) for h in sup["history"])
+    # a finished run is returned as it is, without training
+    assert train(tmp_path / "sup", "supervised", config, progress=False) == sup
+
+    semi = train(tmp_path / "semi", "semi", config, progress=False)
+    entry = semi["history"][0]
+    for key in ("adv_loss", "add_penalty", "gradient_penalty_vocals", "real_score_accompaniment"):
+        assert np.isfinite(entry[key])
+    assert (tmp_path / "semi" / "best" / "critic_vocals.keras").exists()
+    assert list((tmp_path / "semi" / "logs").iterdir())
+
+    result = evaluate_run(tmp_path / "sup", plan="synthetic", split="test", jobs=1, progress=False)
+    assert result["tracks"] and np.isfinite(result["summary"]["vocals"]["SDR"]["median"])
+    assert (tmp_path / "sup" / "eval" / "synthetic-test.json").exists()
+
+
+def test_another_config_in_the_same_folder_is_refused(tmp_path):
+    config = make_config("smoke", {"max_epochs": 1, "epoch_it": 1})
+    train(tmp_path / "run", "supervised", config, progress=False)
+    with pytest.raises(TrainingError, match="alpha"):
+        train(tmp_path / "run", "supervised", config.replace(alpha=0.5), progress=False)
+
+
+def test_resume_after_kill(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "sepgan_lib.cli", "train", str(run), "--mode", "supervised"]
+    cmd += ["--profile", "smoke", "--quiet", "--set", "epoch_it=60", "--set", "max_epochs=1"]
+    cmd += ["--set", "checkpoint_every=2"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 240
+    state = run / "checkpoints" / "checkpoint"
+    while time.time() < deadline and "ckpt-6" not in (state.read_text() if state.exists() else ""):
+        assert proc.poll() is None, proc.stdout.read().decode()
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)  # an interruption the trainer cannot see coming
+    proc.wait()
+    assert not (run / "finished.json").exists()
+
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    finished = json.loads((run / "finished.json").read_text())
+    assert finished["resumed_from"] >= 6
+    assert finished["steps"] == 60
