@@ -589,7 +589,9 @@ def cli_check(args) -> int:
     """``sepgan data check [--plan NAME|FILE] [--root NAME=PATH]... [--json]``."""
     from .config import make_config, parse_set_args
 
-    config = make_config(getattr(args, "profile", None) or "paper", parse_set_args(getattr(args, "set", None)))
+    config = make_config(
+        getattr(args, "profile", None) or "paper", parse_set_args(getattr(args, "set", None))
+    )
     plan = load_plan(args.plan, args.root, config)
     as_json = bool(getattr(args, "json", False))
     report = check_plan(plan, config, progress=not as_json and sys.stderr.isatty())
