@@ -7,8 +7,13 @@ Modules, one job each: ``audio`` (decode, resample, write), ``spectral`` (STFT f
 ``evaluate``, ``display`` (notebook helpers), ``book`` (building the book).
 """
 
-from .config import Config, make_config
-from .errors import AudioError, ConfigError, DataError, SepganError, TrainingError
+import os
+
+# TensorFlow's C++ start-up chatter (CUDA probes, CPU feature notes) hides what matters.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from .config import Config, make_config  # noqa: E402
+from .errors import AudioError, ConfigError, DataError, SepganError, TrainingError  # noqa: E402
 
 __version__ = "0.1.0"
 
