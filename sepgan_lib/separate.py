@@ -126,17 +126,18 @@ def _runner(model, config: Config) -> _Runner:
 
 
 def _window_frames(runner: _Runner, num_frames: int, window_frames: int | None) -> int:
+    """Output frames per window: about ``window_frames``, a multiple of ``2**L`` (one max-pool
+    grid phase for every window), balanced so that the last window is not mostly padding."""
     if not runner.open_axis:
         return runner.fixed_frames
     step = 2**runner.num_layers
-    wanted = window_frames or DEFAULT_WINDOW_FRAMES
-    wanted = max(step, -(-wanted // step) * step)
-    if num_frames < wanted:  # a short song: a smaller window from a few bucket sizes
-        size = step
-        while size < num_frames:
-            size *= 2
-        wanted = min(wanted, size)
-    return wanted
+    wanted = max(step, _ceil_div(window_frames or DEFAULT_WINDOW_FRAMES, step) * step)
+    count = max(1, _ceil_div(num_frames, wanted))
+    return min(wanted, _ceil_div(_ceil_div(num_frames, count), step) * step)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def separate_spectrogram(
