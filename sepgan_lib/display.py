@@ -268,7 +268,12 @@ def listen_and_look(
             f'<div style="flex: 1 1 420px;">{_img_tag(png, name)}</div>'
             f'<div style="flex: 0 1 320px;">{player._repr_html_()}</div></div>'
         )
-    head = f"<h4>{html.escape(title)}</h4>" if title else ""
+    head = (
+        f'<div style="font-weight: bold; font-size: 1.05em; margin: 8px 0 4px;">'
+        f"{html.escape(title)}</div>"
+        if title
+        else ""
+    )
     return HTMLBlock(
         f'<div class="sepgan-listen">{head}{"".join(rows)}</div>',
         f"<listen_and_look: {', '.join(signals)}>",
@@ -493,6 +498,38 @@ def save_figures_json(path: str | Path, figures: Mapping[str, Any]) -> Path:
 # --------------------------------------------------------------------------------------------
 # widgets (live kernel; their state is embedded in the built page)
 # --------------------------------------------------------------------------------------------
+def _snapshot(title: str, image, player=None, extra: str = "") -> str:
+    """Static HTML of a widget's current picture and sound."""
+    parts = [f"<div><b>{html.escape(title)}</b> {extra}</div>"]
+    if image is not None and image.value:
+        parts.append(_img_tag(bytes(image.value), title))
+    if player is not None and player.value:
+        data = base64.b64encode(bytes(player.value)).decode("ascii")
+        parts.append(
+            f'<audio controls preload="metadata" style="width: 100%; max-width: 420px;">'
+            f'<source src="data:audio/wav;base64,{data}" type="audio/wav"></audio>'
+        )
+    return "".join(parts)
+
+
+def show_widget(widget) -> None:
+    """Display a widget of this module, followed by a collapsed static snapshot of its current
+    state (picture and player) for pages whose widget manager cannot load (offline)."""
+    from IPython.display import display
+
+    display(widget)
+    snapshot = getattr(widget, "sepgan_snapshot", None)
+    if snapshot is not None:
+        display(
+            HTMLBlock(
+                '<details class="sepgan-widget-snapshot"><summary>Static snapshot of these '
+                "controls (for a page read offline, where the interactive controls cannot "
+                f"load)</summary>{snapshot()}</details>",
+                "<widget snapshot>",
+            )
+        )
+
+
 def _note_widget():
     import ipywidgets as w
 
@@ -537,7 +574,7 @@ def separation_explorer(
     for control in (model, song, source):
         control.observe(update, names="value")
     update()
-    return w.VBox(
+    box = w.VBox(
         [
             w.HTML(f"<b>{html.escape(title)}</b>"),
             w.HBox([model, song]),
@@ -547,6 +584,10 @@ def separation_explorer(
             _note_widget(),
         ]
     )
+    box.sepgan_snapshot = lambda: _snapshot(
+        title, image, player, f"(model {model.value}, song {song.value}, source {source.value})"
+    )
+    return box
 
 
 def ab_switch(
@@ -586,7 +627,7 @@ def ab_switch(
     switch.observe(update, names="value")
     reveal.on_click(show)
     update()
-    return w.VBox(
+    box = w.VBox(
         [
             w.HTML(f"<b>{html.escape(title)}</b>"),
             w.HBox([switch, reveal]),
@@ -596,6 +637,8 @@ def ab_switch(
             _note_widget(),
         ]
     )
+    box.sepgan_snapshot = lambda: _snapshot(title, image, player, f"(playing {switch.value})")
+    return box
 
 
 def spectrogram_explorer(
@@ -642,7 +685,7 @@ def spectrogram_explorer(
     for control in (which, n_fft, hop_fraction, top_db, window):
         control.observe(update, names="value")
     update()
-    return w.VBox(
+    box = w.VBox(
         [
             w.HTML(f"<b>{html.escape(title)}</b>"),
             w.HBox([which, n_fft, hop_fraction]),
@@ -651,6 +694,8 @@ def spectrogram_explorer(
             _note_widget(),
         ]
     )
+    box.sepgan_snapshot = lambda: _snapshot(title, image, None, f"({which.value})")
+    return box
 
 
 __all__ = [
@@ -673,6 +718,7 @@ __all__ = [
     "figure_png",
     "KERNEL_NOTE",
     "method_diagram",
+    "show_widget",
 ]
 
 
