@@ -177,11 +177,31 @@ def _log_target(magnitude):
     return tf.math.log1p(magnitude)[..., None]
 
 
-def _batch_seeds(seed: int, stream: int, start: int):
-    """Dataset of ``[2]`` seeds, one per batch index ``start, start + 1, ...``."""
-    return tf.data.Dataset.counter(start).map(
-        lambda k: tf.stack([tf.cast(seed, tf.int64) * 1000 + stream, k])
-    )
+def _replica_seeds(seed: int, stream: int, start: int, replica_range, replicas: int):
+    """Dataset of ``([2] seed, replica)``: for each batch index ``k = start, start + 1, ...``
+    (the seed ``[seed * 1000 + stream, k]``), one element per replica of
+    ``replica_range = (first, stop)`` (the replicas this input pipeline feeds)."""
+    first, stop = replica_range
+    if not 0 <= first < stop <= replicas:
+        raise SepganError(f"replica range {replica_range} is not within {replicas} replicas")
+    local = stop - first
+
+    def element(j):
+        k = start + j // local
+        return tf.stack([tf.cast(seed, tf.int64) * 1000 + stream, k]), first + j % local
+
+    return tf.data.Dataset.counter(0).map(element)
+
+
+def _replica_batch(batch: int, replicas: int) -> int:
+    if batch % replicas:
+        raise SepganError(f"batch size {batch} does not split evenly across {replicas} replicas")
+    return batch // replicas
+
+
+def _slice(x, replica, size: int):
+    """Rows ``[replica * size, (replica + 1) * size)`` of a global-batch tensor."""
+    return x[replica * size : (replica + 1) * size]
 
 
 def paired_dataset(
@@ -191,15 +211,24 @@ def paired_dataset(
     start: int = 0,
     batch_size: int | None = None,
     stream: int = 0,
+    replica_range: tuple[int, int] = (0, 1),
+    replicas: int = 1,
 ) -> tf.data.Dataset:
-    """Endless paired batches ``(mix, acc, voc)``; ``start`` skips to batch index ``start``."""
+    """Endless paired batches ``(mix, acc, voc)``; ``start`` skips to batch index ``start``.
+
+    ``batch_size`` (default ``config.batch_size``) is the global batch. With ``replicas``
+    > 1 the dataset yields, for each batch index, the slices of the global batch of the
+    replicas ``replica_range = (first, stop)`` in turn (``batch_size / replicas`` examples
+    each), so the concatenated slices of all replicas are the one-device batch.
+    """
     shapes = model_shapes(config)
     sampler = _PatchSampler(cache, shapes.input[1], SOURCES)
     batch = batch_size or config.batch_size
+    size = _replica_batch(batch, replicas)
     context, frames = shapes.context[1], shapes.desired[1]
 
-    def make(seed_pair):
-        pos = sampler.positions(seed_pair, batch)
+    def make(seed_pair, replica):
+        pos = _slice(sampler.positions(seed_pair, batch), replica, size)
         mix = _log_input(sampler.cut("mixture", pos, shapes.input[1]), shapes.input[0])
         acc = _log_target(sampler.cut("accompaniment", pos, frames, context))
         voc = _log_target(sampler.cut("vocals", pos, frames, context))
@@ -207,7 +236,7 @@ def paired_dataset(
 
     seed = config.seed if seed is None else seed
     return (
-        _batch_seeds(seed, stream, start)
+        _replica_seeds(seed, stream, start, replica_range, replicas)
         .map(make, num_parallel_calls=config.num_workers, deterministic=True)
         .prefetch(2)
     )
@@ -229,12 +258,15 @@ def unpaired_dataset(
     start: int = 0,
     batch_size: int | None = None,
     stream: int = 1,
+    replica_range: tuple[int, int] = (0, 1),
+    replicas: int = 1,
 ) -> tf.data.Dataset:
     """Endless unpaired batches ``(mix [B,F_in,T_in,1], voc [B,256,T,1], acc [B,256,T,1])``.
 
     ``caches`` maps ``"mix"``, ``"vocals"``, ``"acc"`` to the three pools; each stream draws
     its own songs, positions and gains, so the three are unpaired even when the pools share
-    songs (the original's default).
+    songs (the original's default). ``replica_range``/``replicas``: as in
+    :func:`paired_dataset`.
     """
     shapes = model_shapes(config)
     frames = shapes.desired[1]
@@ -242,20 +274,24 @@ def unpaired_dataset(
     voc_sampler = _PatchSampler(caches["vocals"], frames, ("vocals",))
     acc_sampler = _PatchSampler(caches["acc"], frames, ("accompaniment",))
     batch = batch_size or config.batch_size
+    size = _replica_batch(batch, replicas)
 
-    def make(seed_pair):
+    def make(seed_pair, replica):
         seeds = [seed_pair + tf.constant([0, i << 44], tf.int64) for i in range(3)]
-        mix = mix_sampler.cut("mixture", mix_sampler.positions(seeds[0], batch), shapes.input[1])
-        voc = voc_sampler.cut("vocals", voc_sampler.positions(seeds[1], batch), frames)
-        acc = acc_sampler.cut("accompaniment", acc_sampler.positions(seeds[2], batch), frames)
-        mix = _log_input(mix * _gain(seeds[0], batch, config), shapes.input[0])
-        voc = _log_target(voc * _gain(seeds[1], batch, config))
-        acc = _log_target(acc * _gain(seeds[2], batch, config))
+
+        def draw(sampler, source, i, length):
+            pos = _slice(sampler.positions(seeds[i], batch), replica, size)
+            gain = _slice(_gain(seeds[i], batch, config), replica, size)
+            return sampler.cut(source, pos, length) * gain
+
+        mix = _log_input(draw(mix_sampler, "mixture", 0, shapes.input[1]), shapes.input[0])
+        voc = _log_target(draw(voc_sampler, "vocals", 1, frames))
+        acc = _log_target(draw(acc_sampler, "accompaniment", 2, frames))
         return mix, voc, acc
 
     seed = config.seed if seed is None else seed
     return (
-        _batch_seeds(seed, stream, start)
+        _replica_seeds(seed, stream, start, replica_range, replicas)
         .map(make, num_parallel_calls=config.num_workers, deterministic=True)
         .prefetch(2)
     )
