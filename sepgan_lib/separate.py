@@ -95,7 +95,8 @@ def _make_predict(model, f_in: int, t_in: int | None):
 
 def _runner(model, config: Config) -> _Runner:
     """The (cached) open-time-axis twin of ``model``, or ``model`` itself if that fails."""
-    cached = _RUNNERS.get(model)
+    key = (config.num_layers, config.base_filters, config.num_frames)
+    cached = _RUNNERS.setdefault(model, {}).get(key)
     if cached is not None:
         return cached
     num_layers = config.num_layers
@@ -121,7 +122,7 @@ def _runner(model, config: Config) -> _Runner:
             runner = _Runner(
                 _make_predict(model, f_in, t_in), f_in, False, frames, context, num_layers
             )
-    _RUNNERS[model] = runner
+    _RUNNERS[model][key] = runner
     return runner
 
 
@@ -157,11 +158,11 @@ def separate_spectrogram(
     right = count * frames + t_in - frames - left - n
     padded = pad_freq(np.asarray(log_mix, np.float32), runner.f_in)
     padded = np.pad(padded, [(0, 0), (left, right)])
-    windows = np.stack([padded[:, k * frames : k * frames + t_in] for k in range(count)])
-    windows = windows[..., None]
     outs = [[], []]
     for start in range(0, count, batch_size):
-        acc, voc = runner.predict(windows[start : start + batch_size])
+        stop = min(start + batch_size, count)
+        batch = np.stack([padded[:, k * frames : k * frames + t_in] for k in range(start, stop)])
+        acc, voc = runner.predict(batch[..., None])
         for i, out in enumerate((acc, voc)):
             out = out.numpy()[..., 0]
             f0 = (out.shape[1] - bins) // 2
