@@ -448,7 +448,8 @@ def evaluate_run(
 
 def _load_result(x) -> tuple[dict, str]:
     if isinstance(x, dict):
-        return x, str(x.get("label") or x.get("plan") or "result")
+        label = x.get("label") or (x.get("files") or {}).get("json") or x.get("plan")
+        return x, str(label or "result")
     path = Path(x)
     try:
         return json.loads(path.read_text()), str(path)
