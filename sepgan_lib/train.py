@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import losses, pipeline, spectral
+from . import distribute, losses, pipeline, spectral
 from .config import Config, make_config, parse_set_args
 from .critic import build_critic
 from .errors import SepganError, TrainingError
@@ -40,17 +40,29 @@ MODES = ("supervised", "semi")
 SOURCES_OUT = ("accompaniment", "vocals")
 
 
+# Keys that say how to run, not what to train: a run may resume with other values.
+DEPLOYMENT_KEYS = ("strategy", "mixed_precision", "xla")
+
+
 def make_strategy(config: Config) -> tf.distribute.Strategy:
-    """The tf.distribute strategy named by ``config.strategy``."""
-    if config.strategy == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if config.strategy == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
+    """The tf.distribute strategy named by ``config.strategy`` (see :mod:`.distribute`)."""
+    return distribute.make_strategy(config.strategy)
 
 
 def _use_mixed_precision(config: Config) -> bool:
     return config.mixed_precision and bool(tf.config.list_physical_devices("GPU"))
+
+
+def _float32_heads(model: keras.Model, names: tuple[str, ...]) -> None:
+    """Run the output layers ``names`` in float32 under a mixed policy (Keras's advice)."""
+    for name in names:
+        model.get_layer(name).dtype_policy = "float32"
+
+
+def _inner(optimizer):
+    """The optimiser whose slots are checkpointed: without the loss-scale wrapper, so a
+    mixed-precision checkpoint restores without mixed precision and the other way round."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 class Trainer:
@@ -58,7 +70,10 @@ class Trainer:
 
     All variables are created in ``strategy.scope()``; each step runs per replica with the
     loss divided by the number of replicas, so gradients summed across replicas are those of
-    the global batch.
+    the global batch. Batches given to the steps are global batches (split across replicas
+    by :func:`.distribute.split_batch`) or the elements of a distributed dataset.
+    Under mixed precision (``config.mixed_precision`` on a GPU) the models compute in float16
+    with float32 variables and float32 output layers, and every optimiser scales its loss.
     """
 
     def __init__(self, config: Config, mode: str, strategy: tf.distribute.Strategy | None = None):
@@ -68,12 +83,32 @@ class Trainer:
         self.strategy = strategy or make_strategy(config)
         self.shapes = pipeline.model_shapes(config)
         self.mixed = _use_mixed_precision(config)
+        distribute.check_global_batch(config.batch_size, self.strategy.num_replicas_in_sync)
+        policy = keras.mixed_precision.global_policy()
         if self.mixed:
             keras.mixed_precision.set_global_policy("mixed_float16")
+        try:
+            self._build(config, mode)
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+        self._build_optimizers()
+        jit = bool(config.xla)
+        self._sup_grads = tf.function(self._supervised_gradients, jit_compile=jit)
+        self._semi_grads = tf.function(self._semi_gradients, jit_compile=jit)
+        self._critic_grads = tf.function(self._critic_gradients, jit_compile=jit)
+        self._supervised_fn = tf.function(self._run(self._supervised_replica))
+        self._semi_fn = tf.function(self._run(self._semi_replica))
+        self._critic_fn = tf.function(self._run(self._critic_replica))
+        self._predict = tf.function(self._predict_cropped)
+
+    # --- construction helpers ---------------------------------------------------------------
+    def _build(self, config: Config, mode: str):
         with self.strategy.scope():
             self.separator = build_separator(
                 self.shapes.input, config.num_layers, config.base_filters
             )
+            if self.mixed:
+                _float32_heads(self.separator, SOURCES_OUT)
             lr = config.init_sup_sep_lr if mode == "supervised" else config.init_unsup_sep_lr
             self.separator_optimizer = self._optimizer(lr)
             self.critics: dict[str, keras.Model] = {}
@@ -86,6 +121,8 @@ class Trainer:
                         dense_units=config.critic_dense,
                         name=f"critic_{source}",
                     )
+                    if self.mixed:
+                        _float32_heads(self.critics[source], ("score",))
                     self.critic_optimizers[source] = self._optimizer(config.init_disc_lr)
             counter = {"trainable": False, "aggregation": tf.VariableAggregation.ONLY_FIRST_REPLICA}
             self.step = tf.Variable(0, dtype=tf.int64, name="step", **counter)
@@ -93,17 +130,7 @@ class Trainer:
             self.bad_epochs = tf.Variable(0, dtype=tf.int64, name="bad_epochs", **counter)
             self.best_valid = tf.Variable(np.inf, dtype=tf.float64, name="best_valid", **counter)
             self.data_seed = tf.Variable(config.seed, dtype=tf.int64, name="data_seed", **counter)
-        self._build_optimizers()
-        jit = bool(config.xla)
-        self._sup_grads = tf.function(self._supervised_gradients, jit_compile=jit)
-        self._semi_grads = tf.function(self._semi_gradients, jit_compile=jit)
-        self._critic_grads = tf.function(self._critic_gradients, jit_compile=jit)
-        self._supervised_fn = tf.function(self._run(self._supervised_replica))
-        self._semi_fn = tf.function(self._run(self._semi_replica))
-        self._critic_fn = tf.function(self._run(self._critic_replica))
-        self._predict = tf.function(self._predict_cropped)
 
-    # --- construction helpers ---------------------------------------------------------------
     def _optimizer(self, lr: float):
         opt = keras.optimizers.Adam(learning_rate=lr)
         return keras.optimizers.LossScaleOptimizer(opt) if self.mixed else opt
@@ -169,7 +196,27 @@ class Trainer:
         metrics = {"sep_loss": loss, "sup_loss": sup, "adv_loss": adv, "add_penalty": add}
         return tape.gradient(scaled, variables), metrics
 
-    def _critic_gradients(self, mix_u, voc_real, acc_real, seed):
+    def _gradient_penalty(self, critic, real, fake, seed, replica):
+        """The gradient penalty of this replica's examples (their per-example mean).
+
+        As :func:`.losses.gradient_penalty`, with interpolation weights drawn for the global
+        batch and sliced for this replica, so any replica count draws the same weights.
+        """
+        eps = distribute.replica_uniform(
+            tf.stack([tf.shape(fake)[0], 1, 1, 1]), seed, replica, self.replicas
+        )
+        mixed = eps * real + (1.0 - eps) * fake
+        with tf.GradientTape() as tape:
+            tape.watch(mixed)
+            scores = tf.cast(critic(mixed), tf.float32)
+        grads = tape.gradient(scores, mixed)
+        norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+        excess = norms - 1.0
+        if self.config.gradient_penalty == "one_sided":
+            excess = tf.nn.relu(excess)
+        return tf.reduce_mean(tf.square(excess))
+
+    def _critic_gradients(self, mix_u, voc_real, acc_real, seed, replica):
         acc_fake, voc_fake = self._separate(mix_u, training=False)
         reals = {"vocals": voc_real, "accompaniment": acc_real}
         fakes = {"vocals": tf.stop_gradient(voc_fake), "accompaniment": tf.stop_gradient(acc_fake)}
@@ -180,12 +227,8 @@ class Trainer:
                 real_scores = tf.cast(critic(real), tf.float32)
                 fake_scores = tf.cast(critic(fake), tf.float32)
                 wasserstein = losses.critic_loss(real_scores, fake_scores)
-                penalty = losses.gradient_penalty(
-                    lambda x, c=critic: tf.cast(c(x), tf.float32),
-                    real,
-                    fake,
-                    one_sided=self.config.gradient_penalty == "one_sided",
-                    seed=seed + tf.constant([0, i], tf.int64),
+                penalty = self._gradient_penalty(
+                    critic, real, fake, seed + tf.constant([0, i], tf.int64), replica
                 )
                 loss = wasserstein + self.config.lam * penalty
                 scaled = self._scaled(self.critic_optimizers[source], loss)
@@ -201,21 +244,29 @@ class Trainer:
     def _per_replica_metrics(self, metrics):
         return {k: tf.cast(v, tf.float32) / self.replicas for k, v in metrics.items()}
 
+    def _agreed(self, grads):
+        """Under loss scaling, every replica skips a step when one overflows."""
+        return distribute.agree_finite(grads) if self.mixed else grads
+
     def _supervised_replica(self, mix, acc, voc):
         grads, metrics = self._sup_grads(mix, acc, voc)
+        grads = self._agreed(grads)
         self.separator_optimizer.apply_gradients(zip(grads, self.separator.trainable_variables))
         return self._per_replica_metrics(metrics)
 
     def _semi_replica(self, mix, acc, voc, mix_u):
         grads, metrics = self._semi_grads(mix, acc, voc, mix_u)
+        grads = self._agreed(grads)
         self.separator_optimizer.apply_gradients(zip(grads, self.separator.trainable_variables))
         return self._per_replica_metrics(metrics)
 
     def _critic_replica(self, mix_u, voc_real, acc_real, seed):
-        grads, metrics = self._critic_grads(mix_u, voc_real, acc_real, seed)
+        grads, metrics = self._critic_grads(
+            mix_u, voc_real, acc_real, seed, distribute.replica_id()
+        )
         for source, critic in self.critics.items():
             self.critic_optimizers[source].apply_gradients(
-                zip(grads[source], critic.trainable_variables)
+                zip(self._agreed(grads[source]), critic.trainable_variables)
             )
         return self._per_replica_metrics(metrics)
 
@@ -250,7 +301,7 @@ class Trainer:
     def checkpoint(self) -> tf.train.Checkpoint:
         items = {
             "separator": self.separator,
-            "separator_optimizer": self.separator_optimizer,
+            "separator_optimizer": _inner(self.separator_optimizer),
             "step": self.step,
             "epoch": self.epoch,
             "bad_epochs": self.bad_epochs,
@@ -259,7 +310,7 @@ class Trainer:
         }
         for source in self.critics:
             items[f"critic_{source}"] = self.critics[source]
-            items[f"critic_optimizer_{source}"] = self.critic_optimizers[source]
+            items[f"critic_optimizer_{source}"] = _inner(self.critic_optimizers[source])
         return tf.train.Checkpoint(**items)
 
 
@@ -343,7 +394,9 @@ def _check_config(run_dir: Path, config: Config, mode: str) -> None:
     if saved is None:
         return
     saved_mode = _read_json(run_dir / "run.json", {}).get("mode", mode)
-    differing = sorted(k for k, v in config.to_dict().items() if saved.get(k) != v)
+    differing = sorted(
+        k for k, v in config.to_dict().items() if saved.get(k) != v and k not in DEPLOYMENT_KEYS
+    )
     if differing or saved_mode != mode:
         what = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(config, k)!r}" for k in differing)
         raise TrainingError(
@@ -399,6 +452,10 @@ def train(
     configuration is returned as it is; an unfinished one continues from its last checkpoint
     when ``resume`` (otherwise an error). ``stop_after_steps`` stops early after that many
     separator steps in this call (for tests and benchmarks).
+
+    ``strategy`` (default: ``config.strategy``): see :mod:`.distribute`. Under several
+    workers every worker calls ``train`` with the same arguments; only the chief writes
+    ``run_dir``, and every worker resumes from its checkpoints.
     """
     from tqdm.auto import tqdm
 
@@ -408,7 +465,12 @@ def train(
     config = config or make_config("cpu")
     if mode not in MODES:
         raise SepganError(f"mode must be one of {MODES}, got {mode!r}")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # first: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op
+    strategy = strategy or make_strategy(config)
+    chief = distribute.is_chief(strategy)
+    progress = progress and chief
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
     _check_config(run_dir, config, mode)
     finished = _read_json(run_dir / "finished.json", None)
     if finished is not None:
@@ -418,16 +480,18 @@ def train(
         raise TrainingError(
             f"{run_dir} already holds checkpoints; pass --resume to continue or use a new folder"
         )
-    config.save(run_dir / "config.json")
-    _write_json(run_dir / "run.json", {"mode": mode, "init_from": str(init_from or "")})
+    if chief:
+        config.save(run_dir / "config.json")
+        _write_json(run_dir / "run.json", {"mode": mode, "init_from": str(init_from or "")})
 
     if not hasattr(plan, "roles"):
         plan = load_plan(plan, roots, config)
-    _write_json(run_dir / "plan_index.json", _plan_index(plan))
+    if chief:
+        _write_json(run_dir / "plan_index.json", _plan_index(plan))
     pools = build_pools(plan, config, mode, progress=progress)
     trainer = Trainer(config, mode, strategy)
     checkpoint = trainer.checkpoint()
-    manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=3)
+    manager = distribute.ChiefCheckpointManager(checkpoint, ckpt_dir, chief, keep=3)
     resumed_from = None
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
@@ -443,23 +507,31 @@ def train(
         if h["epoch"] <= int(trainer.epoch.numpy())
     ]
 
-    distribute = trainer.strategy.experimental_distribute_dataset
-    paired = iter(distribute(pipeline.paired_dataset(pools.paired, config, seed, start=step0)))
-    if mode == "semi":
-        critic_batches = iter(
-            distribute(
-                pipeline.unpaired_dataset(
-                    pools.unpaired, config, seed, start=step0 * config.num_disc, stream=1
-                )
+    def batches(make, pool, **kw):
+        """Per-replica slices of global batches: each worker reads its replicas' examples."""
+        return iter(
+            distribute.distributed_dataset(
+                trainer.strategy,
+                lambda first, stop, replicas: make(
+                    pool, config, seed, replica_range=(first, stop), replicas=replicas, **kw
+                ),
             )
         )
-        separator_unpaired = iter(
-            distribute(
-                pipeline.unpaired_dataset(pools.unpaired, config, seed, start=step0, stream=2)
-            )
+
+    paired = batches(pipeline.paired_dataset, pools.paired, start=step0)
+    if mode == "semi":
+        critic_batches = batches(
+            pipeline.unpaired_dataset, pools.unpaired, start=step0 * config.num_disc, stream=1
+        )
+        separator_unpaired = batches(
+            pipeline.unpaired_dataset, pools.unpaired, start=step0, stream=2
         )
     windows = pipeline.validation_windows(pools.valid, config, config.valid_max_seconds)
-    writer = tf.summary.create_file_writer(str(run_dir / "logs"))
+    writer = (
+        tf.summary.create_file_writer(str(run_dir / "logs"))
+        if chief
+        else tf.summary.create_noop_writer()
+    )
     best_dir = run_dir / "best"
     started, steps_this_call, stopped = time.time(), 0, None
 
@@ -520,7 +592,8 @@ def train(
         if improved:
             trainer.best_valid.assign(valid_loss)
             trainer.bad_epochs.assign(0)
-            _export_best(trainer, best_dir)
+            if chief:
+                _export_best(trainer, best_dir)
         else:
             trainer.bad_epochs.assign_add(1)
         trainer.epoch.assign_add(1)
@@ -533,12 +606,14 @@ def train(
             **{k: v / max(counted, 1) for k, v in sums.items()},
         }
         history.append(entry)
-        _write_json(run_dir / "history.json", history)
+        if chief:
+            _write_json(run_dir / "history.json", history)
         manager.save(checkpoint_number=step)
-        with writer.as_default(step=step):
-            tf.summary.scalar("valid/loss", valid_loss)
-            _log_preview(trainer, windows)
-        writer.flush()
+        if chief:
+            with writer.as_default(step=step):
+                tf.summary.scalar("valid/loss", valid_loss)
+                _log_preview(trainer, windows)
+            writer.flush()
         if progress:
             tqdm.write(
                 f"{mode} epoch {epoch + 1}: valid loss {valid_loss:.5f}"
@@ -558,7 +633,8 @@ def train(
         "problems": pools.problems(),
         "resumed_from": resumed_from,
     }
-    _write_json(run_dir / "finished.json", result)
+    if chief:
+        _write_json(run_dir / "finished.json", result)
     return result
 
 
