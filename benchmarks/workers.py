@@ -7,6 +7,7 @@ set here before TensorFlow starts any work.
 
 from __future__ import annotations
 
+import inspect
 import os
 import resource
 import statistics
@@ -169,17 +170,19 @@ def train_steps(spec: dict) -> dict:
         out_s = tf.TensorSpec([b_sup, *shapes.desired, 1], tf.float32)
         mix_u = tf.TensorSpec([b_semi, *shapes.input, 1], tf.float32)
         out_u = tf.TensorSpec([b_semi, *shapes.desired, 1], tf.float32)
-        seed = tf.TensorSpec([2], tf.int64)
+        seed = [tf.TensorSpec([2], tf.int64)]
+        if "replica" in inspect.signature(tr._critic_gradients).parameters:
+            seed.append(tf.TensorSpec([], tf.int64))  # the replica index (newer train.py)
         flops = {
             "forward_separator": _graph_flops(lambda x: tr.separator(x), [mix_s]),
             "supervised_gradients": _graph_flops(tr._supervised_gradients, [mix_s, out_s, out_s]),
-            "critic_gradients": _graph_flops(tr._critic_gradients, [mix_u, out_u, out_u, seed]),
+            "critic_gradients": _graph_flops(tr._critic_gradients, [mix_u, out_u, out_u, *seed]),
             "semi_gradients": _graph_flops(tr._semi_gradients, [mix_u, out_u, out_u, mix_u]),
         }
         flops["supervised_step"] = flops["supervised_gradients"]
-        flops["semi_outer_iteration"] = num_disc * flops["critic_gradients"] + flops[
-            "semi_gradients"
-        ]
+        flops["semi_outer_iteration"] = (
+            num_disc * flops["critic_gradients"] + flops["semi_gradients"]
+        )
         flops["backward_factor"] = flops["supervised_gradients"] / flops["forward_separator"]
         out["flops"] = flops
         out["flops_count_s"] = time.perf_counter() - t0
@@ -340,7 +343,9 @@ def separation(spec: dict) -> dict:
     separate.separate_audio(model, song, config)
     out["first_call_s"] = time.perf_counter() - t0
     for label, kw in spec["variants"].items():
-        times = _timed(lambda kw=kw: separate.separate_audio(model, song, config, **kw), spec["reps"])
+        times = _timed(
+            lambda kw=kw: separate.separate_audio(model, song, config, **kw), spec["reps"]
+        )
         out["variants"][label] = {**_stats(times), "rtf": seconds / min(times), "kwargs": kw}
     # where the time goes at defaults
     t0 = time.perf_counter()
