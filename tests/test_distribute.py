@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sepgan_lib import distribute, pipeline
+from sepgan_lib import distribute, losses, pipeline
 from sepgan_lib.config import make_config
 from sepgan_lib.errors import ConfigError, SepganError
 from sepgan_lib.train import Trainer, train
@@ -163,12 +163,14 @@ def test_mixed_precision_models_keep_float32_heads_and_losses(monkeypatch, tmp_p
     )
     s, b = trainer.shapes, config.batch_size
     mix = rng.random((b, *s.input, 1), np.float32)
-    acc, voc = (rng.random((b, *s.desired, 1), np.float32) for _ in range(2))
-    grads, metrics = trainer._semi_grads(mix, acc, voc, mix)
-    assert all(v.dtype == tf.float32 for v in metrics.values())
-    assert all(np.isfinite(v.numpy()) for v in metrics.values())
-    _, critic_metrics = trainer._critic_grads(mix, voc, acc, tf.constant([0, 0], tf.int64), 0)
-    assert all(v.dtype == tf.float32 for v in critic_metrics.values())
+    voc = rng.random((b, *s.desired, 1), np.float32)
+    acc_est, voc_est = trainer._separate(mix)
+    scores = trainer.critics["vocals"](voc)
+    assert acc_est.dtype == voc_est.dtype == scores.dtype == tf.float32
+    loss = losses.supervised_loss(acc_est, voc_est, voc, voc) + losses.adversarial_loss(
+        scores, scores
+    )
+    assert loss.dtype == tf.float32 and np.isfinite(loss.numpy())
     # checkpoints hold the inner optimisers: a mixed run restores without mixed precision
     path = trainer.checkpoint().write(str(tmp_path / "mixed"))
     plain = Trainer(config, "semi")
@@ -222,6 +224,15 @@ EQUIVALENCE = """
     one = tf.distribute.get_strategy()
     two = tf.distribute.MirroredStrategy(devices)
     assert two.num_replicas_in_sync == 2
+
+    # loss scaling: one replica's overflow makes every replica's gradients non-finite
+    def overflow_on_replica_1():
+        rid = tf.cast(distribute.replica_id(), tf.float32)
+        grads = [tf.ones([3]) / (1.0 - rid), None]
+        return tf.reduce_all(tf.math.is_finite(distribute.agree_finite(grads)[0]))
+
+    agreed = two.experimental_local_results(two.run(tf.function(overflow_on_replica_1)))
+    assert [bool(x) for x in agreed] == [False, False], agreed
     (h1, w1, i1), (h2, w2, i2) = run(one), run(two)
     out = {
         "one": h1,
