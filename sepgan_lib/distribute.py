@@ -39,7 +39,6 @@ import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import tensorflow as tf
 
@@ -202,11 +201,6 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     )
 
 
-def worker_index(strategy: tf.distribute.Strategy) -> int:
-    resolver = getattr(strategy, "cluster_resolver", None)
-    return int(resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
-
-
 def check_global_batch(batch_size: int, replicas: int) -> int:
     """The per-replica batch; the global batch must split evenly across replicas."""
     if batch_size % replicas:
@@ -327,7 +321,3 @@ def agree_finite(grads):
         bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad)
     poison = tf.where(bad > 0, float("nan"), 0.0)
     return [None if g is None else g + tf.cast(poison, g.dtype) for g in grads]
-
-
-def scratch_dir(prefix: str = "sepgan-") -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))
