@@ -187,7 +187,8 @@ EQUIVALENCE = """
     from sepgan_lib.config import make_config
     from sepgan_lib.train import Trainer
 
-    config = make_config("smoke", {"batch_size": 4})
+    # two-sided: the penalty is never 0, so its per-replica weights are compared too
+    config = make_config("smoke", {"batch_size": 4, "gradient_penalty": "two_sided"})
     rng = np.random.default_rng(0)
     lengths = (300, 200, 250)
     frames = {s: rng.random((sum(lengths), 256), np.float32) for s in pipeline.SOURCES}
@@ -233,6 +234,8 @@ EQUIVALENCE = """
 
     agreed = two.experimental_local_results(two.run(tf.function(overflow_on_replica_1)))
     assert [bool(x) for x in agreed] == [False, False], agreed
+    halves = two.experimental_local_results(distribute.split_batch(two, np.arange(4)))
+    assert [list(h.numpy()) for h in halves] == [[0, 1], [2, 3]], halves
     (h1, w1, i1), (h2, w2, i2) = run(one), run(two)
     out = {
         "one": h1,
@@ -256,12 +259,16 @@ def test_two_logical_cpus_match_one_device(tmp_path):
             diff = abs(a[key] - b[key]) / max(abs(a[key]), 1e-3)
             worst[mode] = max(worst.get(mode, 0.0), diff)
     assert {"sup_loss", "adv_loss", "gradient_penalty_vocals", "critic_loss_vocals"} <= set(one[-1])
+    penalties = [h["gradient_penalty_vocals"] for h in one[3:]]
     print(
+        "gradient penalties (vocals)",
+        penalties,
         "1 vs 2 replicas: max relative loss difference",
         worst,
         "max weight difference",
         out["max_weight_diff"],
     )
+    assert min(penalties) > 0
     assert max(worst.values()) < 1e-4, (one, two)
     assert out["max_weight_diff"] < 1e-5
 
