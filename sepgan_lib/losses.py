@@ -22,21 +22,27 @@ def critic_loss(real_scores, fake_scores):
 
 
 def gradient_penalty(
-    critic: Callable, real, fake, one_sided: bool = True, seed: tf.Tensor | None = None
+    critic: Callable,
+    real,
+    fake,
+    one_sided: bool = True,
+    seed: tf.Tensor | None = None,
+    eps: tf.Tensor | None = None,
 ):
     """Gradient penalty at random interpolates between ``real`` and ``fake`` examples.
 
     One-sided (the original): ``mean(max(||grad|| - 1, 0)^2)``; two-sided (standard WGAN-GP):
     ``mean((||grad|| - 1)^2)``. The norm is taken per example over all its values.
-    ``seed`` (a shape-[2] int tensor) makes the interpolation weights deterministic.
+    ``seed`` (a shape-[2] int tensor) makes the interpolation weights deterministic;
+    ``eps`` (``[batch, 1, ..., 1]``) gives them outright (e.g. a replica's slice of a draw).
     """
-    batch = tf.shape(fake)[0]
     real = tf.cast(real, fake.dtype)
-    shape = tf.stack([batch] + [1] * (len(fake.shape) - 1))
-    if seed is None:
-        eps = tf.random.uniform(shape, dtype=fake.dtype)
-    else:
-        eps = tf.random.stateless_uniform(shape, seed=seed, dtype=fake.dtype)
+    if eps is None:
+        shape = tf.stack([tf.shape(fake)[0]] + [1] * (len(fake.shape) - 1))
+        if seed is None:
+            eps = tf.random.uniform(shape, dtype=fake.dtype)
+        else:
+            eps = tf.random.stateless_uniform(shape, seed=seed, dtype=fake.dtype)
     mixed = eps * real + (1.0 - eps) * fake
     with tf.GradientTape() as tape:
         tape.watch(mixed)

@@ -205,16 +205,13 @@ class Trainer:
         eps = distribute.replica_uniform(
             tf.stack([tf.shape(fake)[0], 1, 1, 1]), seed, replica, self.replicas
         )
-        mixed = eps * real + (1.0 - eps) * fake
-        with tf.GradientTape() as tape:
-            tape.watch(mixed)
-            scores = tf.cast(critic(mixed), tf.float32)
-        grads = tape.gradient(scores, mixed)
-        norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
-        excess = norms - 1.0
-        if self.config.gradient_penalty == "one_sided":
-            excess = tf.nn.relu(excess)
-        return tf.reduce_mean(tf.square(excess))
+        return losses.gradient_penalty(
+            lambda x: tf.cast(critic(x), tf.float32),
+            real,
+            fake,
+            one_sided=self.config.gradient_penalty == "one_sided",
+            eps=tf.cast(eps, fake.dtype),
+        )
 
     def _critic_gradients(self, mix_u, voc_real, acc_real, seed, replica):
         acc_fake, voc_fake = self._separate(mix_u, training=False)
