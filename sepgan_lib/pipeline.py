@@ -57,6 +57,11 @@ def song_spectrograms(track, sr: int = 8192) -> dict[str, np.ndarray]:
     return _SPECTROGRAM_MEMO[key]
 
 
+def forget_spectrograms() -> None:
+    """Drop the per-song memo once the pools are built: the caches hold their own copies."""
+    _SPECTROGRAM_MEMO.clear()
+
+
 @dataclass
 class SpectrogramCache:
     """Magnitude spectrograms of a pool of songs, concatenated per source along time.

@@ -370,6 +370,7 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
                 **kw,
             ),
         }
+    pipeline.forget_spectrograms()
     return Pools(paired, valid, unpaired)
 
 
