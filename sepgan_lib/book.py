@@ -100,9 +100,18 @@ class Chapter:
     seed: int = 0
 
     def run_dir(self, mode: str) -> Path:
-        """The training run of ``mode`` ("supervised" or "semi") shared by all chapters."""
+        """The training run of ``mode`` ("supervised" or "semi") shared by all chapters.
+
+        The folder name carries a digest of the configuration, so a later build with another
+        configuration (an upgraded profile, a ``--set``) trains anew instead of refusing the
+        old run folder.
+        """
+        import hashlib
+
         plan_label = Path(self.plan).stem if Path(self.plan).suffix else self.plan
-        return self.run_root / f"{plan_label}-{self.profile}-{mode}"
+        settings = json.dumps(self.config.to_dict(), sort_keys=True).encode()
+        digest = hashlib.sha1(settings).hexdigest()[:8]
+        return self.run_root / f"{plan_label}-{self.profile}-{mode}-{digest}"
 
     @property
     def figures_path(self) -> Path:
