@@ -342,33 +342,23 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
     )
     unpaired = None
     if mode == "semi":
+        # pool -> (role, source, shortest usable song in frames, sources that must be audible)
+        pools = {
+            "mix": ("unpaired_mix", "mixture", shapes.input[1], ()),
+            "vocals": ("unpaired_vocals", "vocals", shapes.desired[1], ("vocals",)),
+            "acc": ("unpaired_acc", "accompaniment", shapes.desired[1], ("accompaniment",)),
+        }
         unpaired = {
-            "mix": pipeline.SpectrogramCache.from_tracks(
-                roles["unpaired_mix"],
+            pool: pipeline.SpectrogramCache.from_tracks(
+                roles[role],
                 config,
-                ("mixture",),
-                shapes.input[1],
-                label="unpaired mixtures",
+                (source,),
+                min_frames,
+                require_audible=audible,
+                label=f"unpaired {source}",
                 **kw,
-            ),
-            "vocals": pipeline.SpectrogramCache.from_tracks(
-                roles["unpaired_vocals"],
-                config,
-                ("vocals",),
-                shapes.desired[1],
-                require_audible=("vocals",),
-                label="unpaired vocals",
-                **kw,
-            ),
-            "acc": pipeline.SpectrogramCache.from_tracks(
-                roles["unpaired_acc"],
-                config,
-                ("accompaniment",),
-                shapes.desired[1],
-                require_audible=("accompaniment",),
-                label="unpaired accompaniments",
-                **kw,
-            ),
+            )
+            for pool, (role, source, min_frames, audible) in pools.items()
         }
     pipeline.forget_spectrograms()
     return Pools(paired, valid, unpaired)
