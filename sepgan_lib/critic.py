@@ -37,5 +37,5 @@ def build_critic(
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense_units, name="dense")(x)
     x = layers.LeakyReLU(0.2, name="lrelu_dense")(x)
-    score = layers.Dense(1, name="score")(x)
+    score = layers.Dense(1, name="score", dtype="float32")(x)  # float32 under mixed precision
     return keras.Model(spec, score, name=name)

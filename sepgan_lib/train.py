@@ -53,12 +53,6 @@ def _use_mixed_precision(config: Config) -> bool:
     return config.mixed_precision and bool(tf.config.list_physical_devices("GPU"))
 
 
-def _float32_heads(model: keras.Model, names: tuple[str, ...]) -> None:
-    """Run the output layers ``names`` in float32 under a mixed policy (Keras's advice)."""
-    for name in names:
-        model.get_layer(name).dtype_policy = "float32"
-
-
 def _inner(optimizer):
     """The optimiser whose slots are checkpointed: without the loss-scale wrapper, so a
     mixed-precision checkpoint restores without mixed precision and the other way round."""
@@ -107,8 +101,6 @@ class Trainer:
             self.separator = build_separator(
                 self.shapes.input, config.num_layers, config.base_filters
             )
-            if self.mixed:
-                _float32_heads(self.separator, SOURCES_OUT)
             lr = config.init_sup_sep_lr if mode == "supervised" else config.init_unsup_sep_lr
             self.separator_optimizer = self._optimizer(lr)
             self.critics: dict[str, keras.Model] = {}
@@ -121,8 +113,6 @@ class Trainer:
                         dense_units=config.critic_dense,
                         name=f"critic_{source}",
                     )
-                    if self.mixed:
-                        _float32_heads(self.critics[source], ("score",))
                     self.critic_optimizers[source] = self._optimizer(config.init_disc_lr)
             counter = {"trainable": False, "aggregation": tf.VariableAggregation.ONLY_FIRST_REPLICA}
             self.step = tf.Variable(0, dtype=tf.int64, name="step", **counter)

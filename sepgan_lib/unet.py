@@ -57,6 +57,7 @@ def build_separator(
         x = layers.Concatenate(name=f"concat_{level}")([x, skip])
         x = _conv(filters, f"up_{level}")(x)
     x = layers.Concatenate(name="concat_input")([x, CropLike(name="crop_input")(mix, x)])
-    accompaniment = layers.Conv2D(1, 1, activation="relu", name="accompaniment")(x)
-    vocals = layers.Conv2D(1, 1, activation="relu", name="vocals")(x)
+    # float32 heads: under a mixed_float16 policy the outputs and losses stay float32
+    accompaniment = layers.Conv2D(1, 1, activation="relu", name="accompaniment", dtype="float32")(x)
+    vocals = layers.Conv2D(1, 1, activation="relu", name="vocals", dtype="float32")(x)
     return keras.Model(mix, [accompaniment, vocals], name=name)
