@@ -30,7 +30,7 @@ import tensorflow as tf
 from . import spectral
 from .config import Config
 from .errors import SepganError
-from .shapes import UNetShapes, unet_shapes
+from .shapes import UNetShapes, pad_freq, unet_shapes
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,16 @@ def _slice(x, replica, size: int):
     return x[replica * size : (replica + 1) * size]
 
 
+def _batches(make, config: Config, seed, stream, start, replica_range, replicas):
+    """Endless batches ``make(seed_pair, replica)`` for batch indices ``start, start + 1, ...``."""
+    seed = config.seed if seed is None else seed
+    return (
+        _replica_seeds(seed, stream, start, replica_range, replicas)
+        .map(make, num_parallel_calls=config.num_workers, deterministic=True)
+        .prefetch(2)
+    )
+
+
 def paired_dataset(
     cache: SpectrogramCache,
     config: Config,
@@ -239,12 +249,7 @@ def paired_dataset(
         voc = _log_target(sampler.cut("vocals", pos, frames, context))
         return mix, acc, voc
 
-    seed = config.seed if seed is None else seed
-    return (
-        _replica_seeds(seed, stream, start, replica_range, replicas)
-        .map(make, num_parallel_calls=config.num_workers, deterministic=True)
-        .prefetch(2)
-    )
+    return _batches(make, config, seed, stream, start, replica_range, replicas)
 
 
 def _gain(seed_pair, batch: int, config: Config):
@@ -294,12 +299,7 @@ def unpaired_dataset(
         acc = _log_target(draw(acc_sampler, "accompaniment", 2, frames))
         return mix, voc, acc
 
-    seed = config.seed if seed is None else seed
-    return (
-        _replica_seeds(seed, stream, start, replica_range, replicas)
-        .map(make, num_parallel_calls=config.num_workers, deterministic=True)
-        .prefetch(2)
-    )
+    return _batches(make, config, seed, stream, start, replica_range, replicas)
 
 
 def validation_windows(cache: SpectrogramCache, config: Config, max_seconds: float = 0.0):
@@ -331,9 +331,7 @@ def validation_windows(cache: SpectrogramCache, config: Config, max_seconds: flo
             masks.append(np.arange(t_out) < length - a)
     if not mixes:
         raise SepganError("no validation song: the plan's valid role is empty")
-    mix = np.log1p(np.stack(mixes))
-    missing = f_in - mix.shape[1]
-    mix = np.pad(mix, [(0, 0), (missing // 2, missing - missing // 2), (0, 0)])
+    mix = pad_freq(np.log1p(np.stack(mixes)), f_in, axis=1)
     return (
         mix[..., None].astype(np.float32),
         np.log1p(np.stack(accs))[..., None].astype(np.float32),
