@@ -27,7 +27,6 @@ import csv
 import json
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .cache import write_text_atomic
 from .errors import DataError, SepganError
 
 SOURCES = ("vocals", "accompaniment")
@@ -350,18 +350,6 @@ def _assemble(scored: list[dict], baselines: bool) -> dict:
 # --- a run -----------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _csv_text(result: dict) -> str:
     import io
 
@@ -438,8 +426,8 @@ def evaluate_run(
     scored = evaluate_tracks(items, estimator, baselines=baselines, jobs=jobs, progress=progress)
     result = {"plan": data_plan.name, "split": split, **scored}
     json_path, csv_path = result_paths(run_dir, data_plan.name, split)
-    _write_atomic(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
-    _write_atomic(csv_path, _csv_text(result))
+    write_text_atomic(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(csv_path, _csv_text(result))
     return {**result, "files": {"json": str(json_path), "csv": str(csv_path)}}
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import distribute, losses, pipeline, spectral
+from .cache import write_text_atomic
 from .config import Config, make_config, parse_set_args
 from .critic import build_critic
 from .errors import SepganError, TrainingError
@@ -362,9 +363,7 @@ def _read_json(path: Path, default):
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def _check_config(run_dir: Path, config: Config, mode: str) -> None:
