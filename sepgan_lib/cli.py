@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", default=None, help="start from this run's best weights")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--allow-unhealthy",
+        action="store_true",
+        help="exit 0 even when the trained separator fails its health check",
+    )
     p.set_defaults(handler="sepgan_lib.train:cli_train")
 
     p = sub.add_parser("separate", help="separate songs into vocals and accompaniment")
@@ -84,12 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", action="store_true")
     p.add_argument("--jobs", type=int, default=0, help="parallel songs (0 = all cores)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--allow-unhealthy", action="store_true", help="score a run that failed its health check"
+    )
     p.set_defaults(handler="sepgan_lib.evaluate:cli_evaluate")
 
     p = sub.add_parser("compare", help="paired comparison of two evaluation JSON files")
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--allow-unhealthy", action="store_true", help="compare runs that failed their health check"
+    )
     p.set_defaults(handler="sepgan_lib.evaluate:cli_compare")
 
     p = sub.add_parser("book", help="execute the chapters with papermill and build the book")

@@ -64,6 +64,9 @@ class Config:
     phase: str = "mixture"  # resynthesis: "mixture" phase or "griffin_lim"
     synthetic_tracks: int = 100  # songs of the embedded synthetic set
     synthetic_seconds: float = 10.0
+    output_activation: str = "relu"  # separator heads: "relu" (the original) or "softplus"
+    lr_warmup_steps: int = 0  # optimiser steps of a linear learning-rate warm-up (0 = none)
+    health_check: bool = True  # check every output on the validation songs after training
 
     # ---------------------------------------------------------------------------------------
     def replace(self, **overrides: Any) -> Config:
@@ -92,6 +95,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "gradient_penalty": ("one_sided", "two_sided"),
     "strategy": ("default", "mirrored", "multi_worker"),
     "phase": ("mixture", "griffin_lim"),
+    "output_activation": ("relu", "softplus"),
 }
 
 PROFILES: dict[str, dict[str, Any]] = {

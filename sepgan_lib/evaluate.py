@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from . import health
 from .cache import write_text_atomic
 from .errors import DataError, SepganError
 
@@ -391,8 +392,12 @@ def evaluate_run(
     baselines: bool = False,
     jobs: int = 0,
     progress: bool = True,
+    allow_unhealthy: bool = False,
 ) -> dict:
     """Evaluate a run's best separator on the songs of ``split`` of a data plan.
+
+    A run that failed its health check (:mod:`.health`) is refused unless
+    ``allow_unhealthy``; the result carries the run's ``health`` record either way.
 
     Writes ``RUN_DIR/eval/<plan>-<split>.json`` and ``.csv`` and returns the result dict
     (``plan``, ``split``, ``tracks``, ``summary``, ``baselines`` with ``baselines=True``,
@@ -402,6 +407,9 @@ def evaluate_run(
     from .plans import load_plan
     from .separate import load_run, separate_audio
 
+    run_health = health.run_health(run_dir)
+    if not allow_unhealthy:
+        health.require_healthy(run_health, str(run_dir))
     model, config = load_run(run_dir)
     data_plan = load_plan(plan, roots, config)
     tracks = data_plan.tracks(split)
@@ -424,7 +432,7 @@ def evaluate_run(
         return separate_audio(model, mixture, config, phase=config.phase)
 
     scored = evaluate_tracks(items, estimator, baselines=baselines, jobs=jobs, progress=progress)
-    result = {"plan": data_plan.name, "split": split, **scored}
+    result = {"plan": data_plan.name, "split": split, **scored, "health": run_health}
     json_path, csv_path = result_paths(run_dir, data_plan.name, split)
     write_text_atomic(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
     write_text_atomic(csv_path, _csv_text(result))
@@ -445,16 +453,27 @@ def _load_result(x) -> tuple[dict, str]:
         raise SepganError(f"{path}: cannot read the evaluation results ({err})") from err
 
 
-def compare_results(a, b, n_boot: int = 2000, seed: int = 0, metric: str = "SDR") -> dict:
+def compare_results(
+    a,
+    b,
+    n_boot: int = 2000,
+    seed: int = 0,
+    metric: str = "SDR",
+    allow_unhealthy: bool = False,
+) -> dict:
     """Paired comparison of two evaluations (dicts or JSON paths) over the songs both scored.
 
     Per source: the differences ``b - a`` of ``metric``, their median with a bootstrap 95%
     interval (``n_boot`` resamples of the songs), mean, wins (b better), losses, ties, ``n``.
+    An evaluation of a run that failed its health check is refused unless ``allow_unhealthy``:
+    a difference between two broken models is not a finding.
     """
     (ra, label_a), (rb, label_b) = _load_result(a), _load_result(b)
     for r, label in ((ra, label_a), (rb, label_b)):
         if not isinstance(r.get("tracks"), list):
             raise SepganError(f"{label}: not an evaluation result (no 'tracks' list)")
+        if not allow_unhealthy:
+            health.require_healthy(r.get("health"), label)
     ta = {t["name"]: t for t in ra["tracks"]}
     tb = {t["name"]: t for t in rb["tracks"]}
     common = [n for n in ta if n in tb]
@@ -554,6 +573,7 @@ def cli_evaluate(args) -> int:
         baselines=args.baselines,
         jobs=args.jobs,
         progress=not getattr(args, "quiet", False),
+        allow_unhealthy=getattr(args, "allow_unhealthy", False),
     )
     print(format_result(result))
     print(f"written: {result['files']['json']} and {result['files']['csv']}")
@@ -562,7 +582,9 @@ def cli_evaluate(args) -> int:
 
 def cli_compare(args) -> int:
     """``sepgan compare A.json B.json [--json]``."""
-    comparison = compare_results(args.a, args.b)
+    comparison = compare_results(
+        args.a, args.b, allow_unhealthy=getattr(args, "allow_unhealthy", False)
+    )
     if getattr(args, "json", False):
         print(json.dumps(comparison, indent=2))
     else:

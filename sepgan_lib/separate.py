@@ -110,7 +110,12 @@ def _runner(model, config: Config) -> _Runner:
         from .unet import build_separator
 
         try:
-            twin = build_separator((f_in, None), num_layers, config.base_filters)
+            twin = build_separator(
+                (f_in, None),
+                num_layers,
+                config.base_filters,
+                output_activation=config.output_activation,
+            )
             twin.set_weights(model.get_weights())
             runner = _Runner(_make_predict(twin, f_in, None), f_in, True, None, context, num_layers)
         except (ValueError, TypeError):

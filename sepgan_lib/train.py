@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +30,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import distribute, losses, pipeline, spectral
+from . import distribute, pipeline, spectral, steps
 from .cache import write_text_atomic
 from .config import Config, make_config, parse_set_args
 from .critic import build_critic
 from .errors import SepganError, TrainingError
+from .health import REMEDY, check_run, failed, format_health
 from .shapes import crop_center
 from .unet import build_separator
 
@@ -58,6 +60,28 @@ def _inner(optimizer):
     """The optimiser whose slots are checkpointed: without the loss-scale wrapper, so a
     mixed-precision checkpoint restores without mixed precision and the other way round."""
     return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+@keras.saving.register_keras_serializable(package="sepgan")
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """The learning rate rising linearly from ``rate / steps`` to ``rate`` over the first
+    ``steps`` updates of an optimiser, then constant: early large steps are what kill a ReLU
+    output layer (all its inputs pushed below zero, no gradient left to bring it back)."""
+
+    def __init__(self, rate: float, steps: int):
+        self.rate, self.steps = float(rate), int(steps)
+
+    def __call__(self, step):
+        done = tf.cast(step + 1, tf.float32) / float(max(self.steps, 1))
+        return self.rate * tf.minimum(1.0, done)
+
+    def get_config(self):
+        return {"rate": self.rate, "steps": self.steps}
+
+
+def warmup(rate: float, steps: int):
+    """A learning rate for Adam: ``rate``, reached after a linear warm-up of ``steps``."""
+    return LinearWarmup(rate, steps) if steps > 0 else rate
 
 
 class Trainer:
@@ -98,9 +122,14 @@ class Trainer:
 
     # --- construction helpers ---------------------------------------------------------------
     def _build(self, config: Config, mode: str):
+        # the initial weights come from the run's seed: the same command trains the same model
+        keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
             self.separator = build_separator(
-                self.shapes.input, config.num_layers, config.base_filters
+                self.shapes.input,
+                config.num_layers,
+                config.base_filters,
+                output_activation=config.output_activation,
             )
             lr = config.init_sup_sep_lr if mode == "supervised" else config.init_unsup_sep_lr
             self.separator_optimizer = self._optimizer(lr)
@@ -123,7 +152,7 @@ class Trainer:
             self.data_seed = tf.Variable(config.seed, dtype=tf.int64, name="data_seed", **counter)
 
     def _optimizer(self, lr: float):
-        opt = keras.optimizers.Adam(learning_rate=lr)
+        opt = keras.optimizers.Adam(learning_rate=warmup(lr, self.config.lr_warmup_steps))
         return keras.optimizers.LossScaleOptimizer(opt) if self.mixed else opt
 
     def _build_optimizers(self):
@@ -148,84 +177,62 @@ class Trainer:
         return self.strategy.num_replicas_in_sync
 
     # --- forward helpers --------------------------------------------------------------------
-    def _separate(self, mix, training=True):
-        """Separator outputs cropped to the desired ``[B, 256, T, 1]``, float32."""
-        acc, voc = self.separator(mix, training=training)
-        size = self.shapes.desired
-        return tf.cast(crop_center(acc, size), tf.float32), tf.cast(
-            crop_center(voc, size), tf.float32
-        )
-
     def _predict_cropped(self, mix):
-        return self._separate(mix, training=False)
+        return steps.separate(self.separator, mix, self.shapes.desired, training=False)
 
     # --- gradients (XLA-compilable: no cross-replica calls) ----------------------------------
+    # The losses are the method's own (:mod:`.steps`); the engine adds the division by the
+    # replica count (gradients are summed across replicas) and the loss scale.
     def _scaled(self, optimizer, loss):
         return optimizer.scale_loss(loss / self.replicas)
 
     def _supervised_gradients(self, mix, acc, voc):
         variables = self.separator.trainable_variables
         with tf.GradientTape() as tape:
-            acc_est, voc_est = self._separate(mix)
-            loss = losses.supervised_loss(acc_est, voc_est, acc, voc)
+            loss, metrics = steps.supervised_loss(
+                self.separator, (mix, acc, voc), self.shapes.desired
+            )
             scaled = self._scaled(self.separator_optimizer, loss)
-        return tape.gradient(scaled, variables), {"sup_loss": loss}
+        return tape.gradient(scaled, variables), metrics
 
     def _semi_gradients(self, mix, acc, voc, mix_u):
         config, variables = self.config, self.separator.trainable_variables
         with tf.GradientTape() as tape:
-            acc_est, voc_est = self._separate(mix)
-            sup = losses.supervised_loss(acc_est, voc_est, acc, voc)
-            acc_u, voc_u = self._separate(mix_u)
-            voc_scores = tf.cast(self.critics["vocals"](voc_u, training=False), tf.float32)
-            acc_scores = tf.cast(self.critics["accompaniment"](acc_u, training=False), tf.float32)
-            adv = losses.adversarial_loss(voc_scores, acc_scores)
-            mix_crop = crop_center(tf.cast(mix_u, tf.float32), self.shapes.desired)
-            add = losses.additive_penalty(mix_crop, acc_u, voc_u)
-            loss = sup + config.alpha * adv + config.beta * add
+            loss, metrics = steps.separator_loss(
+                self.separator,
+                self.critics,
+                (mix, acc, voc),
+                mix_u,
+                config.alpha,
+                config.beta,
+                self.shapes.desired,
+            )
             scaled = self._scaled(self.separator_optimizer, loss)
-        metrics = {"sep_loss": loss, "sup_loss": sup, "adv_loss": adv, "add_penalty": add}
         return tape.gradient(scaled, variables), metrics
 
-    def _gradient_penalty(self, critic, real, fake, seed, replica):
-        """The gradient penalty of this replica's examples (their per-example mean).
-
-        As :func:`.losses.gradient_penalty`, with interpolation weights drawn for the global
-        batch and sliced for this replica, so any replica count draws the same weights.
-        """
-        eps = distribute.replica_uniform(
-            tf.stack([tf.shape(fake)[0], 1, 1, 1]), seed, replica, self.replicas
-        )
-        return losses.gradient_penalty(
-            lambda x: tf.cast(critic(x), tf.float32),
-            real,
-            fake,
-            one_sided=self.config.gradient_penalty == "one_sided",
-            eps=tf.cast(eps, fake.dtype),
-        )
-
     def _critic_gradients(self, mix_u, voc_real, acc_real, seed, replica):
-        acc_fake, voc_fake = self._separate(mix_u, training=False)
+        acc_fake, voc_fake = self._predict_cropped(mix_u)
         reals = {"vocals": voc_real, "accompaniment": acc_real}
         fakes = {"vocals": tf.stop_gradient(voc_fake), "accompaniment": tf.stop_gradient(acc_fake)}
+        one_sided = self.config.gradient_penalty == "one_sided"
         grads, metrics = {}, {}
         for i, (source, critic) in enumerate(self.critics.items()):
-            real, fake = tf.cast(reals[source], tf.float32), fakes[source]
+            fake = fakes[source]
+            # interpolation weights drawn for the global batch, this replica's slice: any
+            # replica count draws the same weights for the same example
+            eps = distribute.replica_uniform(
+                tf.stack([tf.shape(fake)[0], 1, 1, 1]),
+                seed + tf.constant([0, i], tf.int64),
+                replica,
+                self.replicas,
+            )
             with tf.GradientTape() as tape:
-                real_scores = tf.cast(critic(real), tf.float32)
-                fake_scores = tf.cast(critic(fake), tf.float32)
-                wasserstein = losses.critic_loss(real_scores, fake_scores)
-                penalty = self._gradient_penalty(
-                    critic, real, fake, seed + tf.constant([0, i], tf.int64), replica
+                loss, values = steps.critic_loss(
+                    critic, reals[source], fake, self.config.lam, one_sided, eps
                 )
-                loss = wasserstein + self.config.lam * penalty
                 scaled = self._scaled(self.critic_optimizers[source], loss)
             grads[source] = tape.gradient(scaled, critic.trainable_variables)
-            metrics[f"critic_loss_{source}"] = loss
-            metrics[f"wasserstein_{source}"] = -wasserstein
-            metrics[f"gradient_penalty_{source}"] = penalty
-            metrics[f"real_score_{source}"] = tf.reduce_mean(real_scores)
-            metrics[f"fake_score_{source}"] = tf.reduce_mean(fake_scores)
+            metrics.update({f"{k}_{source}": v for k, v in values.items()})
         return grads, metrics
 
     # --- per-replica steps ------------------------------------------------------------------
@@ -598,6 +605,14 @@ def train(
             )
 
     best = min(history, key=lambda h: h["valid_loss"]) if history else None
+    health = None
+    if chief and config.health_check and (best_dir / "separator.keras").exists():
+        health = check_run(run_dir, plan)
+        if history:
+            history[-1]["health"] = "healthy" if health["ok"] is not False else "failed"
+            _write_json(run_dir / "history.json", history)
+        if progress or health["ok"] is False:
+            tqdm.write(format_health(health))
     result = {
         "run_dir": str(run_dir),
         "mode": mode,
@@ -609,6 +624,7 @@ def train(
         "seconds_last_call": time.time() - started,
         "problems": pools.problems(),
         "resumed_from": resumed_from,
+        "health": health,
     }
     if chief:
         _write_json(run_dir / "finished.json", result)
@@ -654,4 +670,12 @@ def cli_train(args) -> int:
     )
     for problem in result.get("problems", []):
         print(f"  note: {problem}")
+    if failed(result.get("health")):
+        print(
+            f"sepgan: warning: {result['run_dir']} FAILED its health check: "
+            f"{'; '.join(result['health']['problems'])}. Its scores are not a result; "
+            f"{REMEDY}.",
+            file=sys.stderr,
+        )
+        return 0 if args.allow_unhealthy else 3
     return 0

@@ -39,8 +39,14 @@ def build_separator(
     num_layers: int = 4,
     base_filters: int = 16,
     name: str = "separator",
+    output_activation: str = "relu",
 ) -> keras.Model:
-    """Build the U-Net for ``input_shape = (F_in, T_in)`` (``T_in`` may be ``None``)."""
+    """Build the U-Net for ``input_shape = (F_in, T_in)`` (``T_in`` may be ``None``).
+
+    ``output_activation`` of the two 1x1 heads: ``"relu"`` (the original) or ``"softplus"``,
+    which is positive too but never has a zero gradient, so a head pushed below zero early
+    in training can still come back (a ReLU head there outputs silence for good).
+    """
     mix = keras.Input(shape=(*input_shape, 1), name="mixture")
     x = _conv(base_filters, "conv_in")(mix)
     skips = []
@@ -58,6 +64,7 @@ def build_separator(
         x = _conv(filters, f"up_{level}")(x)
     x = layers.Concatenate(name="concat_input")([x, CropLike(name="crop_input")(mix, x)])
     # float32 heads: under a mixed_float16 policy the outputs and losses stay float32
-    accompaniment = layers.Conv2D(1, 1, activation="relu", name="accompaniment", dtype="float32")(x)
-    vocals = layers.Conv2D(1, 1, activation="relu", name="vocals", dtype="float32")(x)
+    heads = {"activation": output_activation, "dtype": "float32"}
+    accompaniment = layers.Conv2D(1, 1, name="accompaniment", **heads)(x)
+    vocals = layers.Conv2D(1, 1, name="vocals", **heads)(x)
     return keras.Model(mix, [accompaniment, vocals], name=name)

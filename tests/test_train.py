@@ -75,7 +75,19 @@ def test_smoke_runs_checkpoint_and_evaluate(tmp_path):
     assert (tmp_path / "semi" / "best" / "critic_vocals.keras").exists()
     assert list((tmp_path / "semi" / "logs").iterdir())
 
-    result = evaluate_run(tmp_path / "sup", plan="synthetic", split="test", jobs=1, progress=False)
+    # every trained model is checked (a 6-step smoke model fails: it is not a result)
+    for run in (sup, semi):
+        assert run["health"]["ok"] in (True, False)
+        assert set(run["health"]["outputs"]) == {"vocals", "accompaniment"}
+    assert json.loads((tmp_path / "semi" / "finished.json").read_text())["health"] == semi["health"]
+    result = evaluate_run(
+        tmp_path / "sup",
+        plan="synthetic",
+        split="test",
+        jobs=1,
+        progress=False,
+        allow_unhealthy=True,
+    )
     assert result["tracks"] and np.isfinite(result["summary"]["vocals"]["SDR"]["median"])
     assert (tmp_path / "sup" / "eval" / "synthetic-test.json").exists()
 
@@ -111,3 +123,38 @@ def test_resume_after_kill(tmp_path):
     finished = json.loads((run / "finished.json").read_text())
     assert finished["resumed_from"] >= 6
     assert finished["steps"] == 60
+
+
+def _losses(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def test_the_same_seed_trains_the_same_model_and_a_resume_changes_nothing(tmp_path):
+    config = make_config("smoke", {"max_epochs": 2, "epoch_it": 4, "health_check": False})
+    first = train(tmp_path / "a", "semi", config, progress=False)
+    again = train(tmp_path / "b", "semi", config, progress=False)
+    assert _losses(first["history"]) == _losses(again["history"])
+    other = train(tmp_path / "c", "semi", config.replace(seed=7), progress=False)
+    assert _losses(other["history"]) != _losses(first["history"])
+    # interrupted after 3 steps, then resumed: the losses of the uninterrupted run
+    stopped = train(tmp_path / "d", "semi", config, progress=False, stop_after_steps=3)
+    assert stopped["interrupted"]
+    resumed = train(tmp_path / "d", "semi", config, progress=False)
+    assert resumed["resumed_from"] == 3
+    # (the training-loss means of the interrupted epoch cover only the steps after the resume)
+    valid = [(h["step"], h["valid_loss"]) for h in first["history"]]
+    assert [(h["step"], h["valid_loss"]) for h in resumed["history"]] == valid
+
+
+def test_train_exits_non_zero_for_a_failed_run(tmp_path, capsys):
+    from sepgan_lib.cli import main
+
+    args = ["train", str(tmp_path / "run"), "--mode", "supervised", "--profile", "smoke"]
+    args += ["--quiet", "--set", "epoch_it=1", "--set", "max_epochs=1"]
+    assert main(args) == 3  # one step cannot beat the mixture floor
+    assert "FAILED its health check" in capsys.readouterr().err
+    finished = json.loads((tmp_path / "run" / "finished.json").read_text())
+    assert finished["health"]["ok"] is False
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history[-1]["health"] == "failed"
+    assert main(args + ["--allow-unhealthy"]) == 0  # the finished run, accepted as it is
