@@ -19,6 +19,7 @@ frames by default) through a ``tf.function``; it is cached per loaded model.
 
 from __future__ import annotations
 
+import sys
 import warnings
 import weakref
 import zipfile
@@ -239,32 +240,34 @@ def output_names(paths) -> list[str]:
     """One distinct output folder name per input: the file's name without its extension, or,
     for inputs that share it, with the extension and then as many parent folders as needed
     (``a/song.wav``, ``b/song.wav``, ``a/song.flac`` -> ``a-song.wav``, ``b-song.wav``,
-    ``song.flac``)."""
+    ``song.flac``). The same file given twice gets ``-2``, ``-3`` ... on its repeats."""
     paths = [Path(p) for p in paths]
+    unique = list(dict.fromkeys(p.resolve() for p in paths))
 
     def name(path: Path, level: int) -> str:
         if level == 0:
             return _stem_name(path)
-        parents = [p.name for p in path.resolve().parents][: level - 1][::-1]
+        parents = [p.name for p in path.parents][: level - 1][::-1]
         return "-".join([*parents, path.name])
 
-    levels = [0] * len(paths)
+    levels = [0] * len(unique)
     while True:
-        names = [name(p, k) for p, k in zip(paths, levels)]
+        names = [name(p, k) for p, k in zip(unique, levels)]
         clashing = {n for n in names if names.count(n) > 1}
-        if not clashing:
-            return names
-        deepest = len(max((p.resolve().parents for p in paths), key=len)) + 1
         grown = False
         for i, n in enumerate(names):
-            if n in clashing and levels[i] < deepest:
+            if n in clashing and levels[i] <= len(unique[i].parents):
                 levels[i] += 1
                 grown = True
-        if not grown:  # the same file twice: number the repeats
-            return [
-                n if names[:i].count(n) == 0 else f"{n}-{names[:i].count(n) + 1}"
-                for i, n in enumerate(names)
-            ]
+        if not grown:
+            break
+    by_path = dict(zip(unique, names))
+    out: list[str] = []
+    for path in paths:
+        base = by_path[path.resolve()]
+        repeats = sum(1 for earlier in paths[: len(out)] if earlier.resolve() == path.resolve())
+        out.append(base if repeats == 0 else f"{base}-{repeats + 1}")
+    return out
 
 
 def load_mixture(path, strict: bool = False, notes: list | None = None) -> tuple[np.ndarray, int]:
@@ -336,16 +339,17 @@ def cli_separate(args) -> int:
             )
         except (SepganError, OSError) as err:
             failed.append(str(path))
-            tqdm.write(f"sepgan: error: {_describe(err, path)}")
+            tqdm.write(f"sepgan: error: {_describe(err, path)}", file=sys.stderr)
             continue
         finally:
             for note in notes:
-                tqdm.write(f"sepgan: warning: {note}")
+                tqdm.write(f"sepgan: warning: {note}", file=sys.stderr)
         tqdm.write(f"{path} -> {written['vocals'].parent}")
     if failed:
         tqdm.write(
             f"sepgan: separated {len(files) - len(failed)} of {len(files)} file(s); "
-            f"failed: {', '.join(failed)}"
+            f"failed: {', '.join(failed)}",
+            file=sys.stderr,
         )
         return 1
     return 0
