@@ -152,3 +152,81 @@ def test_cli_train_into_a_file_is_a_message(tmp_path, capsys):
     code = cli.main(["train", str(path), "--mode", "supervised", "--profile", "smoke", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"sepgan: error: {path}") and "Traceback" not in err
+
+
+def test_cli_train_with_a_bad_setting_writes_nothing(tmp_path, capsys):
+    run = tmp_path / "R"
+    for setting in ("num_layers=20", "batch_size=-1", "batch_size=0", "alpha=nan"):
+        argv = ["train", str(run), "--mode", "supervised", "--profile", "smoke", "--quiet"]
+        assert cli.main(argv + ["--set", setting]) == 2
+        err = capsys.readouterr().err
+        key, value = setting.split("=")
+        assert f"'{key}' = {value}" in err and "allowed" in err
+    assert not run.exists()
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    listing = tmp_path / "list.json"
+    listing.write_text("[]")
+    assert cli.main(["compare", str(listing), str(listing)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert cli.main(["--debug", "compare", str(listing), str(listing)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("sepgan: error:")
+
+
+def test_os_errors_are_one_line_naming_the_path():
+    assert (
+        cli.describe(OSError(30, "Read-only file system", "/x/y")) == "/x/y: Read-only file system"
+    )
+    assert cli.describe(OSError(28, "No space left on device"), "/run") == (
+        "/run: No space left on device"
+    )
+
+
+def test_evaluate_exits_non_zero_only_when_nothing_was_scored(monkeypatch, capsys):
+    import sepgan_lib.evaluate as ev
+
+    def fake(tracks):
+        def evaluate_run(*args, **kwargs):
+            skipped = [{"name": "bad", "reason": "unreadable"}]
+            summary = ev.summarize(tracks)
+            files = {"json": "r.json", "csv": "r.csv"}
+            return {
+                "plan": "p",
+                "split": "test",
+                "tracks": tracks,
+                "summary": summary,
+                "skipped": skipped,
+                "files": files,
+            }
+
+        monkeypatch.setattr(ev, "evaluate_run", evaluate_run)
+
+    fake([])
+    assert cli.main(["evaluate", "R", "--quiet"]) == 1
+    assert "no song could be scored" in capsys.readouterr().err
+    entry = {
+        s: {"SDR": 1.0, "SIR": 1.0, "SAR": 1.0, "SDR_improvement": 0.0}
+        for s in ("vocals", "accompaniment")
+    }
+    fake([{"name": "good", **entry}])
+    assert cli.main(["evaluate", "R", "--quiet"]) == 0
+    assert "skipped bad: unreadable" in capsys.readouterr().out
+
+
+def test_read_only_cache_and_run_folder_are_messages(tmp_path, monkeypatch, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    argv = ["--mode", "supervised", "--profile", "smoke", "--quiet", "--set", "epoch_it=1"]
+    read_only = tmp_path / "read_only"
+    read_only.mkdir(0o500)
+    monkeypatch.setenv("SEPGAN_CACHE", str(read_only / "cache"))
+    assert cli.main(["train", str(tmp_path / "R"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sepgan: error: {read_only}") and "Permission denied" in err
+    assert "Traceback" not in err
+    monkeypatch.setenv("SEPGAN_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["train", str(read_only / "R"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sepgan: error: {read_only / 'R'}") and "Permission denied" in err
