@@ -9,8 +9,11 @@ Modules, one job each: ``audio`` (decode, resample, write), ``spectral`` (STFT f
 
 import os
 
-# TensorFlow's C++ start-up chatter (CUDA probes, CPU feature notes) hides what matters.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up chatter (CUDA probes, CPU feature notes) hides what matters. On a
+# machine without an NVIDIA driver, TensorFlow logs "failed call to cuInit" at ERROR level, so
+# only level 3 hides it there (TensorFlow's real errors still arrive as Python exceptions). A
+# value the user set wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if os.path.exists("/dev/nvidiactl") else "3")
 
 from .config import Config, make_config  # noqa: E402
 from .errors import AudioError, ConfigError, DataError, SepganError, TrainingError  # noqa: E402

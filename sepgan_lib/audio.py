@@ -9,12 +9,17 @@ Arrays are ``float32``; mono audio has shape ``[samples]``, multichannel ``[chan
 
 from __future__ import annotations
 
+import io
+import os
+import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from .cache import default_mode
 from .errors import AudioError
 
 SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
@@ -168,10 +173,88 @@ def audio_info(path: str | Path) -> tuple[int, float, int]:
         ) from err
 
 
+def _wav_declared_frames(path: Path) -> int | None:
+    """Sample frames a RIFF/WAVE header declares (its ``data`` chunk size), or None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = 0
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if name == b"fmt ":
+                    fmt = handle.read(size + (size & 1))
+                    block_align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) >= 14 else 0
+                    continue
+                if name == b"data":
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None  # a streamed wav states no length
+                    return size // block_align
+                handle.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def declared_frames(path: str | Path) -> int | None:
+    """Sample frames (at the file's own rate) its header declares, or None if it states none."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".wav":
+        return _wav_declared_frames(path)
+    if suffix in SOUNDFILE_SUFFIXES:
+        try:
+            frames = int(sf.info(str(path)).frames)
+        except (sf.LibsndfileError, RuntimeError):
+            return None
+        return frames if 0 < frames < 2**62 else None
+    rate, seconds, _ = audio_info(path)
+    return int(round(seconds * rate)) if seconds > 0 else None
+
+
+def short_decoding(path: str | Path, frames: int, rate: int) -> str | None:
+    """Why ``frames`` decoded samples are fewer than the header declares (a cut file), or None.
+
+    A tolerance of 1% or 0.1 s (the larger) allows for codec priming and padding.
+    """
+    declared = declared_frames(path)
+    if declared is None:
+        return None
+    tolerance = max(0.01 * declared, 0.1 * rate)
+    if frames >= declared - tolerance:
+        return None
+    return (
+        f"decoded {frames / rate:.2f} s but the header declares {declared / rate:.2f} s "
+        "(the file is cut short or damaged)"
+    )
+
+
 def write_wav(path: str | Path, audio: np.ndarray, sr: int = 8192) -> Path:
-    """Write ``[samples]`` or ``[channels, samples]`` float audio as a 32-bit float wav (exact, so mixture = sum of stems survives)."""
+    """Write ``[samples]`` or ``[channels, samples]`` float audio as a 32-bit float wav (exact,
+    so mixture = sum of stems survives).
+
+    The file is written to a temporary sibling and renamed: a full disk or an interruption
+    leaves the previous file (or none), never a truncated one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     audio = np.asarray(audio, dtype=np.float32)
-    sf.write(str(path), audio.T if audio.ndim == 2 else audio, sr, subtype="FLOAT")
+    encoded = io.BytesIO()  # encoded in memory: Python's own writes report a full disk
+    sf.write(encoded, audio.T if audio.ndim == 2 else audio, sr, format="WAV", subtype="FLOAT")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encoded.getbuffer())
+            handle.flush()
+            os.fsync(handle.fileno())
+        default_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not err.filename:  # e.g. a full disk: name the file
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        raise
     return path

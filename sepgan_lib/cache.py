@@ -15,6 +15,13 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def default_mode(path) -> None:
+    """Give a ``mkstemp`` file (mode 0600) the mode a new file would get under the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary sibling and ``os.replace``: a reader (or
     a run killed mid-write) sees the old file or the new one, never half of one."""
@@ -24,6 +31,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", newline="") as handle:
             handle.write(text)
+        default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sepgan",
         description="Semi-supervised adversarial singing-voice separation (Stoller et al. 2018).",
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the Python traceback of an error"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("config", help="print the resolved configuration of a profile")
@@ -80,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("audio", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--phase", choices=("mixture", "griffin_lim"), default=None)
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="a file that decodes shorter than its header says is an error, not a warning",
+    )
     p.set_defaults(handler="sepgan_lib.separate:cli_separate")
 
     p = sub.add_parser("evaluate", help="BSS Eval of a run on a plan's test songs")
@@ -112,14 +120,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe(err: BaseException, path=None) -> str:
+    """``PATH: reason`` of an OSError (read-only, full disk, a file where a folder should be);
+    ``path`` stands in when the error names no file (e.g. a full disk under a library)."""
+    if isinstance(err, OSError) and not isinstance(err, SepganError):
+        reason = err.strerror or str(err)
+        paths = [p for p in (err.filename, getattr(err, "filename2", None)) if p]
+        paths = paths or ([path] if path else [])
+        return f"{' -> '.join(map(str, paths))}: {reason}" if paths else reason
+    return str(err)
+
+
+def _target(args) -> str | None:
+    """The folder a command writes into, named when an OSError names no file."""
+    for name in ("out", "run_dir", "dir", "build_dir"):
+        if getattr(args, name, None):
+            return str(getattr(args, name))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module_name, func_name = args.handler.split(":")
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args) or 0)
-    except SepganError as err:
-        print(f"sepgan: error: {err}", file=sys.stderr)
+    except (SepganError, OSError) as err:
+        if getattr(args, "debug", False):
+            import traceback
+
+            traceback.print_exc()
+        print(f"sepgan: error: {describe(err, _target(args))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sepgan: interrupted", file=sys.stderr)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .config_rules import FIXED, validate
 from .errors import ConfigError
 
 
@@ -88,7 +89,14 @@ class Config:
             values = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise ConfigError(f"{path}: cannot read the configuration ({err})") from err
-        return apply_overrides(cls(), values)
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: not a configuration (expected a JSON object)")
+        # keys fixed by this front-end had no effect when the run was made: keep the fixed value
+        values = {k: v for k, v in values.items() if k not in FIXED}
+        try:
+            return apply_overrides(cls(), values)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from err
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -131,7 +139,6 @@ PROFILES: dict[str, dict[str, Any]] = {
         "log_every": 1,
         "valid_max_songs": 2,
         "valid_max_seconds": 4.0,
-        "cache_size": 8,
         "num_workers": 2,
         "synthetic_tracks": 12,
         "synthetic_seconds": 6.0,
@@ -178,7 +185,7 @@ def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:
         if key not in kinds:
             raise _unknown_key(key)
         changes[key] = _coerce(key, value, types[kinds[key]])
-    return dataclasses.replace(config, **changes)
+    return validate(dataclasses.replace(config, **changes))
 
 
 def parse_value(key: str, text: str) -> Any:

@@ -27,6 +27,7 @@ import csv
 import json
 import math
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -41,6 +42,7 @@ from .errors import DataError, SepganError
 SOURCES = ("vocals", "accompaniment")
 METRICS = ("SDR", "SIR", "SAR")
 BASELINES = ("mixture", "oracle_irm", "repet")
+SR = 8192  # the default sample rate (config.expected_sr); callers pass the configuration's
 SILENT_ENERGY = 1e-8  # sum of squares below which a reference counts as silent
 
 
@@ -128,7 +130,7 @@ def _istft(spec: np.ndarray, length: int) -> np.ndarray:
     )
 
 
-def _repet_sim(mixture: np.ndarray) -> dict[str, np.ndarray]:
+def _repet_sim(mixture: np.ndarray, sr: int = SR) -> dict[str, np.ndarray]:
     """librosa's vocal separation example (REPET-SIM): nearest-neighbour median filtering of
     the magnitude over similar frames (cosine) models the repeating accompaniment."""
     import librosa
@@ -138,7 +140,7 @@ def _repet_sim(mixture: np.ndarray) -> dict[str, np.ndarray]:
     spec = _stft(mixture)
     magnitude, phase = np.abs(spec), np.exp(1j * np.angle(spec))
     frames = magnitude.shape[1]
-    width = min(int(librosa.time_to_frames(2.0, sr=8192, hop_length=HOP)), (frames - 1) // 2 - 1)
+    width = min(int(librosa.time_to_frames(2.0, sr=sr, hop_length=HOP)), (frames - 1) // 2 - 1)
     if width < 1:
         return {"vocals": mixture.copy(), "accompaniment": mixture.copy()}
     with warnings.catch_warnings():
@@ -157,7 +159,7 @@ def _repet_sim(mixture: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def baseline_estimates(mixture, sources: dict, method: str) -> dict[str, np.ndarray]:
+def baseline_estimates(mixture, sources: dict, method: str, sr: int = SR) -> dict[str, np.ndarray]:
     """Estimates of a baseline ``method`` (``mixture``, ``oracle_irm`` or ``repet``)."""
     mixture = np.asarray(mixture, dtype=np.float32)
     if method == "mixture":
@@ -173,7 +175,7 @@ def baseline_estimates(mixture, sources: dict, method: str) -> dict[str, np.ndar
             "accompaniment": _istft((1 - mask) * spec, len(mixture)),
         }
     if method == "repet":
-        return _repet_sim(mixture)
+        return _repet_sim(mixture, sr)
     raise SepganError(f"unknown baseline {method!r}; known: {', '.join(BASELINES)}")
 
 
@@ -186,7 +188,7 @@ def _with_improvement(metrics: dict, floor: dict) -> dict:
     }
 
 
-def _score_song(name: str, audio: dict, estimate: dict, baselines: bool) -> dict:
+def _score_song(name: str, audio: dict, estimate: dict, baselines: bool, sr: int = SR) -> dict:
     """``{"name", "metrics": {...} | None, "reason", "baselines": {method: metrics | None}}``."""
     refs = {s: audio[s] for s in SOURCES}
     out: dict[str, Any] = {"name": name, "metrics": None, "reason": None, "baselines": {}}
@@ -201,7 +203,7 @@ def _score_song(name: str, audio: dict, estimate: dict, baselines: bool) -> dict
         out["baselines"]["mixture"] = _with_improvement(mix_metrics, mix_metrics)
         for method in BASELINES[1:]:
             try:
-                est = baseline_estimates(audio["mixture"], refs, method)
+                est = baseline_estimates(audio["mixture"], refs, method, sr)
                 out["baselines"][method] = _with_improvement(bss_eval(refs, est), mix_metrics)
             except SkippedSong:
                 out["baselines"][method] = None
@@ -265,10 +267,12 @@ def evaluate_tracks(
     baselines: bool = False,
     jobs: int = 1,
     progress: bool = True,
+    sr: int = SR,
 ) -> dict:
     """Score ``estimator`` on songs ``named_items``: pairs ``(name, audio)`` where ``audio`` is
-    a dict with ``mixture``, ``vocals``, ``accompaniment`` (mono, 8192 Hz) or a callable
-    returning one (loaded when needed).
+    a dict with ``mixture``, ``vocals``, ``accompaniment`` (mono, at ``sr``) or a callable
+    returning one (loaded when needed). A song that cannot be loaded or separated (e.g. an
+    unreadable file) is listed under ``skipped`` with the reason.
 
     ``estimator(mixture) -> {"vocals", "accompaniment"}`` runs in this process; BSS Eval runs
     over songs in ``jobs`` processes (``0``: every core; ``1``: in this process).
@@ -284,6 +288,17 @@ def evaluate_tracks(
 
     def prepare(item):
         name, audio = item
+        try:
+            return _prepare(name, audio)
+        except SepganError as err:
+            return str(name), None, str(err)
+
+    def score(name, audio, estimate):
+        if audio is None:  # unreadable: estimate holds the reason
+            return {"name": name, "metrics": None, "reason": estimate, "baselines": {}}
+        return _score_song(name, audio, estimate, baselines, sr)
+
+    def _prepare(name, audio):
         audio = audio() if callable(audio) else audio
         audio = {k: np.asarray(audio[k], dtype=np.float32) for k in ("mixture", *SOURCES)}
         estimate = estimator(audio["mixture"])
@@ -293,7 +308,7 @@ def evaluate_tracks(
     try:
         if jobs == 1:
             for i, item in enumerate(items):
-                results[i] = _score_song(*prepare(item), baselines)
+                results[i] = score(*prepare(item))
                 bar.update(1)
         else:
             import concurrent.futures as cf
@@ -314,7 +329,12 @@ def evaluate_tracks(
                         bar.update(1)
 
                 for i, item in enumerate(items):
-                    pending[pool.submit(_score_song, *prepare(item), baselines)] = i
+                    name, audio, estimate = prepare(item)
+                    if audio is None:
+                        results[i] = score(name, audio, estimate)
+                        bar.update(1)
+                        continue
+                    pending[pool.submit(_score_song, name, audio, estimate, baselines, sr)] = i
                     while len(pending) >= 2 * jobs:  # bound the songs held in memory
                         collect(block=True)
                     collect(block=False)
@@ -431,7 +451,9 @@ def evaluate_run(
     def estimator(mixture):
         return separate_audio(model, mixture, config, phase=config.phase)
 
-    scored = evaluate_tracks(items, estimator, baselines=baselines, jobs=jobs, progress=progress)
+    scored = evaluate_tracks(
+        items, estimator, baselines=baselines, jobs=jobs, progress=progress, sr=sr
+    )
     result = {"plan": data_plan.name, "split": split, **scored, "health": run_health}
     json_path, csv_path = result_paths(run_dir, data_plan.name, split)
     write_text_atomic(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
@@ -448,9 +470,15 @@ def _load_result(x) -> tuple[dict, str]:
         return x, str(label or "result")
     path = Path(x)
     try:
-        return json.loads(path.read_text()), str(path)
-    except (OSError, json.JSONDecodeError) as err:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
         raise SepganError(f"{path}: cannot read the evaluation results ({err})") from err
+    if not isinstance(data, dict):
+        raise SepganError(
+            f"{path}: not an evaluation result (a JSON {type(data).__name__}, expected the "
+            "object `sepgan evaluate` writes)"
+        )
+    return data, str(path)
 
 
 def compare_results(
@@ -472,11 +500,24 @@ def compare_results(
     for r, label in ((ra, label_a), (rb, label_b)):
         if not isinstance(r.get("tracks"), list):
             raise SepganError(f"{label}: not an evaluation result (no 'tracks' list)")
+        for t in r["tracks"]:
+            ok = isinstance(t, dict) and "name" in t
+            ok = ok and all(isinstance(t.get(s), dict) and metric in t[s] for s in SOURCES)
+            if not ok:
+                raise SepganError(
+                    f"{label}: not an evaluation result (a track without name or {metric} of "
+                    f"{' and '.join(SOURCES)}: {str(t)[:80]})"
+                )
         if not allow_unhealthy:
             health.require_healthy(r.get("health"), label)
     ta = {t["name"]: t for t in ra["tracks"]}
     tb = {t["name"]: t for t in rb["tracks"]}
     common = [n for n in ta if n in tb]
+    if not common:
+        raise SepganError(
+            f"{label_a} and {label_b} have no song in common ({len(ta)} and {len(tb)} scored "
+            "songs): evaluate both runs on the same plan and split"
+        )
     out: dict[str, Any] = {
         "a": label_a,
         "b": label_b,
@@ -577,6 +618,9 @@ def cli_evaluate(args) -> int:
     )
     print(format_result(result))
     print(f"written: {result['files']['json']} and {result['files']['csv']}")
+    if not result["tracks"]:
+        print("sepgan: error: no song could be scored", file=sys.stderr)
+        return 1
     return 0
 
 

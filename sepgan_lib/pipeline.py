@@ -75,6 +75,7 @@ class SpectrogramCache:
     lengths: np.ndarray
     frames: dict[str, np.ndarray]
     problems: list[str] = field(default_factory=list)
+    sr: int = 8192  # sample rate of the spectrograms (config.expected_sr)
 
     @classmethod
     def from_tracks(
@@ -124,14 +125,14 @@ class SpectrogramCache:
             s: (np.concatenate(p) if p else np.zeros((0, spectral.MODEL_BINS), np.float32))
             for s, p in parts.items()
         }
-        return cls(names, offsets, lengths, frames, problems)
+        return cls(names, offsets, lengths, frames, problems, config.expected_sr)
 
     def __len__(self) -> int:
         return len(self.names)
 
     @property
     def minutes(self) -> float:
-        return float(self.lengths.sum()) * spectral.HOP / 8192 / 60
+        return float(self.lengths.sum()) * spectral.HOP / self.sr / 60
 
 
 class _PatchSampler:

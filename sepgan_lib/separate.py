@@ -19,8 +19,10 @@ frames by default) through a ``tf.function``; it is cached per loaded model.
 
 from __future__ import annotations
 
+import sys
 import warnings
 import weakref
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +31,7 @@ import numpy as np
 from . import audio as audio_io
 from . import spectral
 from .config import Config
-from .errors import SepganError
+from .errors import AudioError, SepganError
 from .shapes import pad_freq, unet_shapes
 
 MODEL_FILE = Path("best") / "separator.keras"
@@ -53,6 +55,11 @@ def load_run(run_dir: str | Path):
 
     from . import unet  # noqa: F401  (registers CropLike for deserialisation)
 
+    if not zipfile.is_zipfile(run_dir / MODEL_FILE):
+        raise SepganError(
+            f"{run_dir / MODEL_FILE}: truncated or corrupt model file (not a complete .keras "
+            "archive); train the run again or restore the file"
+        )
     try:
         model = keras.models.load_model(run_dir / MODEL_FILE, compile=False)
     except Exception as err:  # keras raises many types for a bad file
@@ -188,10 +195,13 @@ def separate_audio(
     window_frames: int | None = None,
     batch_size: int = 8,
 ) -> dict[str, np.ndarray]:
-    """Separate mono float32 ``[samples]`` audio at 8192 Hz into vocals and accompaniment.
+    """Separate mono float32 ``[samples]`` audio at ``config.expected_sr`` into vocals and
+    accompaniment.
 
     ``phase``: ``"mixture"`` (the original's resynthesis) or ``"griffin_lim"``. The outputs
-    have exactly ``len(mixture)`` samples.
+    have exactly ``len(mixture)`` samples. Where the mixture has no energy at all (a bin of
+    digital silence) both estimates are silent too: the network's biases would otherwise
+    invent a faint signal there.
     """
     if phase not in ("mixture", "griffin_lim"):
         raise SepganError(f"phase must be 'mixture' or 'griffin_lim', got {phase!r}")
@@ -209,7 +219,7 @@ def separate_audio(
     )
     out = {}
     for name, log_mag in (("vocals", voc), ("accompaniment", acc)):
-        mag = np.maximum(np.expm1(log_mag), 0.0)
+        mag = np.where(magnitude > 0, np.maximum(np.expm1(log_mag), 0.0), 0.0)
         if phase == "mixture":
             out[name] = spectral.istft(mag, mix_phase, length=length)
         else:
@@ -231,18 +241,81 @@ def _stem_name(path: Path) -> str:
     return path.stem
 
 
-def separate_file(model, config: Config, path, out_dir, phase: str = "mixture") -> dict[str, Path]:
-    """Separate one audio file; write ``<out_dir>/<name>/{vocals,accompaniment}.wav``.
+def output_names(paths) -> list[str]:
+    """One distinct output folder name per input: the file's name without its extension, or,
+    for inputs that share it, with the extension and then as many parent folders as needed
+    (``a/song.wav``, ``b/song.wav``, ``a/song.flac`` -> ``a-song.wav``, ``b-song.wav``,
+    ``song.flac``). The same file given twice gets ``-2``, ``-3`` ... on its repeats."""
+    paths = [Path(p) for p in paths]
+    unique = list(dict.fromkeys(p.resolve() for p in paths))
 
-    The outputs are mono, at the input's sample rate and with the input's length in samples.
-    """
+    def name(path: Path, level: int) -> str:
+        if level == 0:
+            return _stem_name(path)
+        parents = [p.name for p in path.parents][: level - 1][::-1]
+        return "-".join([*parents, path.name])
+
+    levels = [0] * len(unique)
+    while True:
+        names = [name(p, k) for p, k in zip(unique, levels)]
+        clashing = {n for n in names if names.count(n) > 1}
+        grown = False
+        for i, n in enumerate(names):
+            if n in clashing and levels[i] <= len(unique[i].parents):
+                levels[i] += 1
+                grown = True
+        if not grown:
+            break
+    by_path = dict(zip(unique, names))
+    out: list[str] = []
+    for path in paths:
+        base = by_path[path.resolve()]
+        repeats = sum(1 for earlier in paths[: len(out)] if earlier.resolve() == path.resolve())
+        out.append(base if repeats == 0 else f"{base}-{repeats + 1}")
+    return out
+
+
+def load_mixture(path, strict: bool = False, notes: list | None = None) -> tuple[np.ndarray, int]:
+    """``(mono samples, rate)`` of a file to separate, checked: every sample finite; decoded as
+    long as its header says (else a note, or with ``strict`` an error)."""
     path = Path(path)
     original = audio_io.load_audio(path, sr=None, mono=True)
     rate = audio_io.audio_info(path)[0]
+    bad = int(np.count_nonzero(~np.isfinite(original)))
+    if bad:
+        raise AudioError(path, f"holds {bad} non-finite sample(s) (NaN or infinity)")
+    short = audio_io.short_decoding(path, len(original), rate)
+    if short:
+        if strict:
+            raise AudioError(path, short)
+        if notes is not None:
+            notes.append(f"{path}: {short}")
+    return original, rate
+
+
+def separate_file(
+    model,
+    config: Config,
+    path,
+    out_dir,
+    phase: str = "mixture",
+    name: str | None = None,
+    strict: bool = False,
+    notes: list | None = None,
+) -> dict[str, Path]:
+    """Separate one audio file; write ``<out_dir>/<name>/{vocals,accompaniment}.wav``.
+
+    ``name`` defaults to the file's name without extension. The outputs are mono, at the
+    input's sample rate and with the input's length in samples, each written atomically.
+    A file cut short (decoded shorter than its header says) adds a line to ``notes``; with
+    ``strict`` it is an error.
+    """
+    path = Path(path)
+    original, rate = load_mixture(path, strict, notes)
     sr = config.expected_sr
     mixture = audio_io.resample(original, rate, sr)
     stems = separate_audio(model, mixture, config, phase=phase)
-    folder = Path(out_dir) / _stem_name(path)
+    folder = Path(out_dir) / (name or _stem_name(path))
     written = {}
     for name, signal in stems.items():
         signal = _fit_length(audio_io.resample(signal, sr, rate), len(original))
@@ -254,16 +327,40 @@ def cli_separate(args) -> int:
     """``sepgan separate RUN_DIR AUDIO... --out DIR [--phase mixture|griffin_lim]``."""
     from tqdm.auto import tqdm
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SepganError(f"{out}: --out is a file, expected a folder")
     model, config = load_run(args.run_dir)
     phase = getattr(args, "phase", None) or config.phase
+    strict = bool(getattr(args, "strict", False))
     files = [Path(p) for p in args.audio]
-    failures = 0
-    for path in tqdm(files, desc="separating", unit="song", disable=None):
+    names = output_names(files)
+    failed: list[str] = []
+    for path, name in tqdm(list(zip(files, names)), desc="separating", unit="song", disable=None):
+        notes: list[str] = []
         try:
-            written = separate_file(model, config, path, args.out, phase=phase)
-        except SepganError as err:
-            failures += 1
-            tqdm.write(f"sepgan: error: {err}")
+            written = separate_file(
+                model, config, path, out, phase=phase, name=name, strict=strict, notes=notes
+            )
+        except (SepganError, OSError) as err:
+            failed.append(str(path))
+            tqdm.write(f"sepgan: error: {_describe(err, path)}", file=sys.stderr)
             continue
+        finally:
+            for note in notes:
+                tqdm.write(f"sepgan: warning: {note}", file=sys.stderr)
         tqdm.write(f"{path} -> {written['vocals'].parent}")
-    return 1 if failures else 0
+    if failed:
+        tqdm.write(
+            f"sepgan: separated {len(files) - len(failed)} of {len(files)} file(s); "
+            f"failed: {', '.join(failed)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _describe(err: Exception, path: Path) -> str:
+    from .cli import describe
+
+    return describe(err, path)

@@ -30,21 +30,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import distribute, pipeline, spectral, steps
+from . import distribute, pipeline, runfolder, spectral, steps
 from .cache import write_text_atomic
 from .config import Config, make_config, parse_set_args
 from .critic import build_critic
 from .errors import SepganError, TrainingError
 from .health import REMEDY, check_run, failed, format_health
+from .runfolder import DEPLOYMENT_KEYS  # noqa: F401  (keys a resumed run may change)
 from .shapes import crop_center
 from .unet import build_separator
 
 MODES = ("supervised", "semi")
 SOURCES_OUT = ("accompaniment", "vocals")
-
-
-# Keys that say how to run, not what to train: a run may resume with other values.
-DEPLOYMENT_KEYS = ("strategy", "mixed_precision", "xla")
 
 
 def make_strategy(config: Config) -> tf.distribute.Strategy:
@@ -373,22 +370,6 @@ def _write_json(path: Path, data) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-def _check_config(run_dir: Path, config: Config, mode: str) -> None:
-    saved = _read_json(run_dir / "config.json", None)
-    if saved is None:
-        return
-    saved_mode = _read_json(run_dir / "run.json", {}).get("mode", mode)
-    differing = sorted(
-        k for k, v in config.to_dict().items() if saved.get(k) != v and k not in DEPLOYMENT_KEYS
-    )
-    if differing or saved_mode != mode:
-        what = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(config, k)!r}" for k in differing)
-        raise TrainingError(
-            f"{run_dir} holds a {saved_mode} run with another configuration ({what or 'mode'}); "
-            "use a new run folder"
-        )
-
-
 def _load_weights_from(run_dir: Path, separator: keras.Model) -> None:
     path = Path(run_dir) / "best" / "separator.keras"
     if not path.exists():
@@ -410,14 +391,7 @@ def _finite(metrics: dict) -> dict[str, float]:
     return values
 
 
-def _plan_index(plan) -> dict:
-    return {
-        "name": plan.name,
-        "roles": {role: [t.key for t in tracks] for role, tracks in plan.roles.items()},
-        "problems": list(plan.problems),
-    }
-
-
+@runfolder.releases_locks
 def train(
     run_dir,
     mode: str = "supervised",
@@ -453,9 +427,10 @@ def train(
     strategy = strategy or make_strategy(config)
     chief = distribute.is_chief(strategy)
     progress = progress and chief
-    if chief:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    _check_config(run_dir, config, mode)
+    if not hasattr(plan, "roles"):
+        plan = load_plan(plan, roots, config)
+    # nothing is written into run_dir before the configuration, plan and --init-from are checked
+    runfolder.prepare(run_dir, config, mode, plan, init_from, chief)
     finished = _read_json(run_dir / "finished.json", None)
     if finished is not None:
         return finished
@@ -464,15 +439,10 @@ def train(
         raise TrainingError(
             f"{run_dir} already holds checkpoints; pass --resume to continue or use a new folder"
         )
-    if chief:
-        config.save(run_dir / "config.json")
-        _write_json(run_dir / "run.json", {"mode": mode, "init_from": str(init_from or "")})
-
-    if not hasattr(plan, "roles"):
-        plan = load_plan(plan, roots, config)
-    if chief:
-        _write_json(run_dir / "plan_index.json", _plan_index(plan))
     pools = build_pools(plan, config, mode, progress=progress)
+    runfolder.check_pools(pools, mode, config)  # before any model is built
+    if chief:
+        runfolder.save(run_dir, config, mode, plan, init_from)
     trainer = Trainer(config, mode, strategy)
     checkpoint = trainer.checkpoint()
     manager = distribute.ChiefCheckpointManager(checkpoint, ckpt_dir, chief, keep=3)
@@ -649,7 +619,9 @@ def _log_preview(trainer: Trainer, windows) -> None:
     tf.summary.image("valid/mix_voc_vocest_acc_accest", images, max_outputs=5)
     magnitude = spectral.from_log(np.squeeze(voc_est.numpy()[0], -1))
     audio = spectral.griffin_lim(magnitude, n_iter=16)
-    tf.summary.audio("valid/vocals_estimate", audio[None, :, None], sample_rate=8192)
+    tf.summary.audio(
+        "valid/vocals_estimate", audio[None, :, None], sample_rate=trainer.config.expected_sr
+    )
 
 
 def cli_train(args) -> int:

@@ -176,5 +176,5 @@ def test_missing_run_files_are_named(tmp_path, identity_run):
         load_run(tmp_path)
     (tmp_path / "best").mkdir()
     (tmp_path / "best" / "separator.keras").write_bytes(b"not a model")
-    with pytest.raises(SepganError, match="cannot load"):
+    with pytest.raises(SepganError, match="truncated or corrupt model file"):
         load_run(tmp_path)
