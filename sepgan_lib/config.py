@@ -124,6 +124,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "valid_max_songs": 8,
         "num_workers": 2,
         "synthetic_tracks": 60,
+        # the book's runs must not die: heads that keep a gradient, a gentle start
+        # (experiments/head_health.py measures the share of healthy runs)
+        "output_activation": "softplus",
+        "lr_warmup_steps": 50,
     },
     "smoke": {
         "batch_size": 2,
