@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= cpu
+SEED ?= 0
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps book test lint format clean
@@ -19,7 +20,7 @@ system-deps:
 	bash scripts/system-deps.sh
 
 book: install
-	$(VENV)/bin/sepgan book --profile $(PROFILE)
+	$(VENV)/bin/sepgan book --profile $(PROFILE) --seed $(SEED)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -129,10 +129,38 @@ class Chapter:
         return load_plan(self.plan, self.roots or None, self.config)
 
     def describe(self) -> str:
+        """What this chapter runs on: profile, seed, the plan, its roots and songs per role."""
         roots = ", ".join(f"{k}={v}" for k, v in self.roots.items()) or "none (embedded data)"
+        lines = [
+            f"chapter {self.name}: profile {self.profile!r}, seed {self.seed}, "
+            f"runs in {self.run_root}",
+            f"data plan {self.plan!r}, roots: {roots}",
+        ]
+        data_plan = self.load_plan()
+        if data_plan.roots:
+            lines.append(
+                "datasets: " + ", ".join(f"{k} at {v}" for k, v in data_plan.roots.items())
+            )
+        counts = ", ".join(f"{role} {len(tracks)}" for role, tracks in data_plan.roles.items())
+        lines.append(f"songs per role: {counts}")
+        return "\n".join(lines)
+
+    def test_split(self) -> str | None:
+        """The role this chapter tests on: ``test``, else the plan's first named test set
+        with songs (``test_mir1k``, ...), else None (see :func:`missing_test_songs`)."""
+        from .evaluate import default_split
+
+        return default_split(self.load_plan())
+
+    def missing_test_songs(self) -> str:
+        """A plain sentence for a plan without test songs: what is empty, what would fill it."""
+        data_plan = self.load_plan()
+        empty = [r for r in data_plan.roles if r.startswith("test")] or ["test"]
         return (
-            f"chapter {self.name}: profile {self.profile!r}, plan {self.plan!r}, roots: {roots}, "
-            f"runs in {self.run_root}, seed {self.seed}"
+            f"The data plan {data_plan.name!r} has no test song (empty role(s): "
+            f"{', '.join(empty)}). A test set needs songs no run has trained or validated on: "
+            "for MUSDB18, a root that also holds its test/ subset; for the musdb7 plan, a "
+            "MIR-1K root (test_mir1k). This chapter shows what it can without them."
         )
 
 
@@ -167,9 +195,11 @@ def setup_chapter(
     seed: int = 0,
     use_musdb_preview: bool = False,
 ) -> Chapter:
-    """Resolve a chapter's parameters (``seed`` drives the chapter's own choices, such as
-    which songs it shows; training uses the profile's seed). With ``use_musdb_preview`` the MUSDB18 7-second preview
-    is downloaded (Colab) and the ``musdb7`` plan is used on it instead of the synthetic set."""
+    """Resolve a chapter's parameters. ``seed`` is the training runs' seed (their initial
+    weights and batches: the same seed builds the same book) and drives the chapter's own
+    choices, such as which songs it shows. With ``use_musdb_preview`` the MUSDB18 7-second
+    preview is downloaded (Colab) and the ``musdb7`` plan is used on it instead of the
+    synthetic set."""
     from .config import make_config
 
     roots = parse_roots(roots)
@@ -178,7 +208,7 @@ def setup_chapter(
         plan = "musdb7"
     run_root = Path(run_root).expanduser().resolve()
     (run_root / "figures").mkdir(parents=True, exist_ok=True)
-    config = make_config(profile)
+    config = make_config(profile, {"seed": int(seed)})
     return Chapter(name, profile, plan, roots, run_root, config, int(seed))
 
 
@@ -335,8 +365,11 @@ def build_book(
     chapters: Sequence[str] | None = None,
     source: str | Path = ROOT,
     log: Callable[[str], None] = print,
+    seed: int | None = None,
 ) -> Path:
-    """Execute the chapters and build the book; returns ``<build_dir>/html/index.html``."""
+    """Execute the chapters and build the book; returns ``<build_dir>/html/index.html``.
+
+    ``seed`` (default: the chapters' own) seeds every chapter's training runs and choices."""
     source = Path(source).resolve()
     build_dir = Path(build_dir).resolve()
     stage = build_dir / "source"
@@ -362,6 +395,8 @@ def build_book(
     }
     if plan:
         parameters["plan"] = str(Path(plan).resolve()) if Path(plan).suffix else plan
+    if seed is not None:
+        parameters["seed"] = int(seed)
     kernel = ensure_kernel()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log(f"sepgan book: profile {profile}, plan {plan or '(chapter default)'}, {build_dir}")
@@ -421,6 +456,7 @@ def cli_book(args) -> int:
         build_dir=args.build_dir,
         chapters=args.chapters,
         log=lambda line: print(line, flush=True),
+        seed=args.seed,
     )
     return 0
 

@@ -93,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="BSS Eval of a run on a plan's test songs")
     p.add_argument("run_dir")
     _add_plan_args(p)
-    p.add_argument("--split", default="test")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="role to score (default: `test`, else the plan's first named test set with songs)",
+    )
     p.add_argument("--baselines", action="store_true")
     p.add_argument("--jobs", type=int, default=0, help="parallel songs (0 = all cores)")
     p.add_argument("--quiet", action="store_true")
@@ -116,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_args(p)
     p.add_argument("--build-dir", default="_build")
     p.add_argument("--chapters", nargs="*", default=None, help="only these chapter files")
+    p.add_argument(
+        "--seed", type=int, default=None, help="seed of every chapter's training runs (default 0)"
+    )
     p.set_defaults(handler="sepgan_lib.book:cli_book")
     return parser
 

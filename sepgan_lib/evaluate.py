@@ -404,11 +404,24 @@ def result_paths(run_dir, plan_name: str, split: str) -> tuple[Path, Path]:
     return base.with_suffix(".json"), base.with_suffix(".csv")
 
 
+def test_splits(data_plan) -> list[str]:
+    """The plan's test sets that hold songs: ``test`` first, then its named ones
+    (``test_mir1k``, ...) in the plan's order."""
+    named = [r for r in data_plan.roles if r.startswith("test_")]
+    return [r for r in ["test", *named] if data_plan.tracks(r)]
+
+
+def default_split(data_plan) -> str | None:
+    """The first non-empty test set of a plan (None when it has none)."""
+    splits = test_splits(data_plan)
+    return splits[0] if splits else None
+
+
 def evaluate_run(
     run_dir,
     plan=None,
     roots=None,
-    split: str = "test",
+    split: str | None = "test",
     baselines: bool = False,
     jobs: int = 0,
     progress: bool = True,
@@ -416,6 +429,7 @@ def evaluate_run(
 ) -> dict:
     """Evaluate a run's best separator on the songs of ``split`` of a data plan.
 
+    ``split=None`` takes the plan's first test set with songs (:func:`default_split`).
     A run that failed its health check (:mod:`.health`) is refused unless
     ``allow_unhealthy``; the result carries the run's ``health`` record either way.
 
@@ -432,6 +446,15 @@ def evaluate_run(
         health.require_healthy(run_health, str(run_dir))
     model, config = load_run(run_dir)
     data_plan = load_plan(plan, roots, config)
+    if split is None:
+        split = default_split(data_plan)
+        if split is None:
+            empty = [r for r in data_plan.roles if r.startswith("test")] or ["test"]
+            raise DataError(
+                f"plan {data_plan.name!r} has no test song (empty: {', '.join(empty)}); "
+                "give a root with test songs (e.g. a MUSDB18 folder with its test/ subset) "
+                "or pass --split valid"
+            )
     tracks = data_plan.tracks(split)
     if not tracks:
         available = [r for r, t in data_plan.roles.items() if t and r.startswith(("test", "valid"))]
@@ -550,6 +573,28 @@ def compare_results(
     return out
 
 
+def verdict(source: str, entry: dict, what: str = "adversarial training") -> str:
+    """One plain sentence on a paired comparison entry (``compare_results(a, b)[source]``):
+    the median difference ``b - a`` with its interval and what the interval says."""
+    if not entry.get("n"):
+        return f"{source}: no song in common, nothing to compare."
+    low, high = entry["ci_low"], entry["ci_high"]
+    text = (
+        f"{source}: median SDR difference {entry['median_diff']:+.2f} dB, 95 % interval "
+        f"[{low:+.2f}, {high:+.2f}] dB, better on {entry['wins']} of {entry['n']} songs, "
+        f"worse on {entry['losses']}. "
+    )
+    if entry["n"] < 5:
+        return text + f"With {entry['n']} song(s) no interval can be trusted: no conclusion."
+    if low > 0:
+        return text + f"The interval excludes zero: {what} helped on these songs."
+    if high < 0:
+        return (
+            text + f"The interval excludes zero on the negative side: {what} hurt on these songs."
+        )
+    return text + "The interval contains zero: these songs give no evidence either way."
+
+
 # --- command line ----------------------------------------------------------------------------
 
 
@@ -606,6 +651,8 @@ def format_comparison(comparison: dict) -> str:
 def cli_evaluate(args) -> int:
     """``sepgan evaluate RUN_DIR [--plan P] [--root N=PATH]... [--split S] [--baselines]
     [--jobs N] [--quiet]``."""
+    if args.split is None and not getattr(args, "quiet", False):
+        print("no --split given: evaluating on the plan's first test set with songs")
     result = evaluate_run(
         args.run_dir,
         plan=args.plan,

@@ -304,3 +304,16 @@ def test_cli_evaluate_with_baselines(tiny_run, capsys):
     code = cli.main(["evaluate", str(tiny_run), "--plan", "synthetic", "--split", "nope"])
     assert code == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_verdict_reads_the_interval():
+    from sepgan_lib.evaluate import verdict
+
+    entry = {"median_diff": 1.0, "ci_low": 0.4, "ci_high": 1.5, "wins": 9, "losses": 1, "n": 10}
+    assert "helped" in verdict("vocals", entry)
+    assert "hurt" in verdict(
+        "vocals", {**entry, "median_diff": -1.0, "ci_low": -2, "ci_high": -0.2}
+    )
+    assert "no evidence" in verdict("vocals", {**entry, "ci_low": -0.5})
+    assert "no conclusion" in verdict("vocals", {**entry, "n": 3})
+    assert "nothing to compare" in verdict("vocals", {"n": 0})
