@@ -65,7 +65,9 @@ class Config:
     phase: str = "mixture"  # resynthesis: "mixture" phase or "griffin_lim"
     synthetic_tracks: int = 100  # songs of the embedded synthetic set
     synthetic_seconds: float = 10.0
-    output_activation: str = "relu"  # separator heads: "relu" (the original) or "softplus"
+    output_activation: str = (
+        "relu"  # separator heads: "relu" (the original), "leaky_relu", "softplus"
+    )
     lr_warmup_steps: int = 0  # optimiser steps of a linear learning-rate warm-up (0 = none)
     health_check: bool = True  # check every output on the validation songs after training
 
@@ -103,7 +105,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "gradient_penalty": ("one_sided", "two_sided"),
     "strategy": ("default", "mirrored", "multi_worker"),
     "phase": ("mixture", "griffin_lim"),
-    "output_activation": ("relu", "softplus"),
+    "output_activation": ("relu", "softplus", "leaky_relu"),
 }
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -126,7 +128,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "synthetic_tracks": 60,
         # the book's runs must not die: heads that keep a gradient, a gentle start
         # (experiments/head_health.py measures the share of healthy runs)
-        "output_activation": "softplus",
+        "output_activation": "leaky_relu",
         "lr_warmup_steps": 50,
     },
     "smoke": {

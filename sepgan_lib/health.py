@@ -27,8 +27,8 @@ SOURCES = ("vocals", "accompaniment")
 SILENT_PEAK = 1e-6  # peak amplitude below which an output counts as silence
 REMEDY = (
     "train again in a new run folder with another seed (--set seed=N), a learning-rate "
-    "warm-up (--set lr_warmup_steps=100), a lower learning rate, or heads that cannot die "
-    "(--set output_activation=softplus)"
+    "warm-up (--set lr_warmup_steps=100), a lower learning rate, or heads that keep a gradient "
+    "(--set output_activation=leaky_relu)"
 )
 
 

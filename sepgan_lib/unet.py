@@ -43,9 +43,13 @@ def build_separator(
 ) -> keras.Model:
     """Build the U-Net for ``input_shape = (F_in, T_in)`` (``T_in`` may be ``None``).
 
-    ``output_activation`` of the two 1x1 heads: ``"relu"`` (the original) or ``"softplus"``,
-    which is positive too but never has a zero gradient, so a head pushed below zero early
-    in training can still come back (a ReLU head there outputs silence for good).
+    ``output_activation`` of the two 1x1 heads: ``"relu"`` (the original), ``"leaky_relu"``
+    (slope 0.2 below zero) or ``"softplus"``. A ReLU head whose inputs are all pushed below
+    zero outputs silence and gets no gradient again (a dead head). A leaky head keeps a
+    gradient of a fixed size, so Adam brings it back; its small negative outputs are clipped
+    to zero magnitude when audio is made. Softplus keeps only an exponentially small gradient
+    far below zero, which Adam cannot use: measured, it dies as well (see
+    ``experiments/head_health.py``).
     """
     mix = keras.Input(shape=(*input_shape, 1), name="mixture")
     x = _conv(base_filters, "conv_in")(mix)
