@@ -46,7 +46,9 @@ def test_si_sdr_of_known_cases(chapter, rng):
     noise *= np.sqrt((s @ s) / (noise @ noise)) * 10 ** (-15 / 20)  # 15 dB below s
     assert si_sdr(s, s + noise) == pytest.approx(15.0, abs=1e-9)
     assert si_sdr(s, 0.3 * (s + noise)) == pytest.approx(15.0, abs=1e-9), "gain-invariant"
-    assert si_sdr(s, s + 10 ** (-40 / 20) * noise * 10 ** (15 / 20)) == pytest.approx(40.0, abs=1e-9)
+    assert si_sdr(s, s + 10 ** (-40 / 20) * noise * 10 ** (15 / 20)) == pytest.approx(
+        40.0, abs=1e-9
+    )
 
 
 def test_si_sdr_agrees_with_a_least_squares_projection(chapter, rng):

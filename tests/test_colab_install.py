@@ -5,7 +5,8 @@ What is simulated, and how honestly:
 - Colab's preinstalled packages: a fresh ``python -m venv`` whose site-packages holds a ``.pth``
   file naming a folder of symlinks to the project environment's distributions of
   :data:`COLAB_PREINSTALLED` and everything they require (read from their metadata). The
-  project itself (``sepgan``) is not among them, so pip must really install it, and pip sees
+  project itself (``sepgan``) is not among them, so pip must really install it (a package of
+  the list that the project environment lacks, such as pandas, is simply absent), and pip sees
   the linked distributions as installed (it only fetches what Colab would lack: PyAV,
   ``musdb``, ``mir_eval``, ...). Versions are the project's, not Colab's of the day.
 - ``google.colab``: a tiny importable package, imported when the kernel starts (as on Colab),
@@ -77,15 +78,32 @@ def dependency_closure(names) -> dict[str, metadata.Distribution]:
 
 
 def link_distributions(dists, folder: Path) -> None:
-    """Symlink each distribution's top-level files and folders (its RECORD) into ``folder``."""
+    """Symlink each distribution's top-level files and folders (its RECORD) into ``folder``.
+
+    A folder two distributions share (a namespace package such as ``google``) becomes a real
+    folder of links to its children, so that neither distribution hides the other."""
     folder.mkdir(parents=True)
     for dist in dists.values():
         site = Path(dist.locate_file(""))
         tops = {Path(f).parts[0] for f in dist.files or [] if not str(f).startswith("..")}
-        for top in tops:
-            target = folder / top
-            if not target.exists() and (site / top).exists():
-                target.symlink_to(site / top)
+        for top in sorted(tops):
+            source, target = site / top, folder / top
+            if not source.exists():
+                continue
+            if not target.exists():
+                target.symlink_to(source)
+            elif target.is_symlink() and target.resolve() != source.resolve() and source.is_dir():
+                _merge_namespace(target, source)
+
+
+def _merge_namespace(target: Path, source: Path) -> None:
+    first = target.resolve()
+    target.unlink()
+    target.mkdir()
+    for parent in (first, source):
+        for child in parent.iterdir():
+            if not (target / child.name).exists():
+                (target / child.name).symlink_to(child)
 
 
 def clean_environ() -> dict[str, str]:
