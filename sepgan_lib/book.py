@@ -98,7 +98,9 @@ def _with_install_line(cell_source: str, line: str) -> str:
     lines = cell_source.split("\n")
     hits = [i for i, text in enumerate(lines) if text.strip().startswith(INSTALL_PREFIX)]
     if len(hits) != 1:
-        raise BookError(f"expected one {INSTALL_PREFIX!r} line in the setup cell, found {len(hits)}")
+        raise BookError(
+            f"expected one {INSTALL_PREFIX!r} line in the setup cell, found {len(hits)}"
+        )
     lines[hits[0]] = line
     return "\n".join(lines)
 
