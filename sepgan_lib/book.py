@@ -1,6 +1,6 @@
 """``sepgan book``: execute every chapter with papermill, then build the book with Jupyter Book.
 
-1. The book's sources (``_config.yml``, ``_toc.yml``, ``book/``) are copied into a staging
+1. The book's sources (``_config.yml``, ``_toc.yml``, ``references.bib``, ``book/``) are copied into a staging
    folder ``<build-dir>/source``.
 2. Each chapter notebook listed in ``_toc.yml`` is executed in reading order by papermill
    (kernel ``python3`` of the running interpreter) with the parameters ``profile``, ``plan``,
@@ -32,6 +32,7 @@ from .errors import SepganError
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_NAME = "python3"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+BIBLIOGRAPHY = "references.bib"
 
 
 class BookError(SepganError):
@@ -82,6 +83,69 @@ def repository_url(source: str | Path = ROOT) -> str:
     """``repository.url`` of ``_config.yml`` (where Colab installs the library from)."""
     config = yaml.safe_load((Path(source) / "_config.yml").read_text())
     return str(config["repository"]["url"])
+
+
+INSTALL_PREFIX = "%pip install -q git+"
+
+
+def install_line(source: str | Path = ROOT) -> str:
+    """The chapters' Colab install line (inside ``if "google.colab" in sys.modules:``): pip
+    from ``repository.url`` of ``_config.yml``, the one place the address is written."""
+    return f"    {INSTALL_PREFIX}{repository_url(source)}"
+
+
+def _with_install_line(cell_source: str, line: str) -> str:
+    lines = cell_source.split("\n")
+    hits = [i for i, text in enumerate(lines) if text.strip().startswith(INSTALL_PREFIX)]
+    if len(hits) != 1:
+        raise BookError(
+            f"expected one {INSTALL_PREFIX!r} line in the setup cell, found {len(hits)}"
+        )
+    lines[hits[0]] = line
+    return "\n".join(lines)
+
+
+def sync_install_cells(source: str | Path = ROOT) -> list[Path]:
+    """Rewrite the Colab install line of every chapter from ``_config.yml`` and return the
+    chapters that changed. Colab opens the *committed* notebook, so the address must be in
+    the file itself; only that one line of the setup cell (the first code cell after the
+    parameters) is touched, keeping the diff of a chapter to one line."""
+    import nbformat
+
+    line = install_line(source)
+    changed = []
+    for path in chapter_notebooks(source):
+        nb = nbformat.read(path, as_version=4)
+        setup = _setup_cell(nb, path)
+        updated = _with_install_line(setup.source, line)
+        if updated != setup.source:
+            setup.source = updated
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
+
+
+def _setup_cell(nb, path: Path):
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    tagged = [i for i, cell in enumerate(code) if "parameters" in cell.metadata.get("tags", [])]
+    if len(tagged) != 1 or tagged[0] + 1 >= len(code):
+        raise BookError(f"{path}: no setup cell after a single 'parameters' cell")
+    return code[tagged[0] + 1]
+
+
+def install_cell_mismatches(source: str | Path = ROOT) -> list[str]:
+    """``"<chapter>: <its install line>"`` for every chapter whose install line is not the one
+    :func:`sync_install_cells` would write (empty when all agree with ``_config.yml``)."""
+    import nbformat
+
+    line = install_line(source)
+    problems = []
+    for path in chapter_notebooks(source):
+        setup = _setup_cell(nbformat.read(path, as_version=4), path)
+        found = [t for t in setup.source.split("\n") if t.strip().startswith(INSTALL_PREFIX)]
+        if found != [line]:
+            problems.append(f"{path.name}: {found or 'no install line'}")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,6 +386,8 @@ def stage_sources(source: Path, stage: Path) -> None:
     stage.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(source / name, stage / name)
+    if (source / BIBLIOGRAPHY).exists():  # _config.yml's bibtex_bibfiles, relative to the book
+        shutil.copy2(source / BIBLIOGRAPHY, stage / BIBLIOGRAPHY)
     src_book, dst_book = source / "book", stage / "book"
     for path in sorted(src_book.rglob("*")):
         if path.is_dir() or ".ipynb_checkpoints" in path.parts or "__pycache__" in path.parts:
@@ -469,6 +535,9 @@ __all__ = [
     "execute_chapter",
     "parse_roots",
     "repository_url",
+    "install_line",
+    "sync_install_cells",
+    "install_cell_mismatches",
     "widget_state",
     "cli_book",
     "Chapter",
