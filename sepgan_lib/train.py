@@ -581,7 +581,7 @@ def train(
         if history:
             history[-1]["health"] = "healthy" if health["ok"] is not False else "failed"
             _write_json(run_dir / "history.json", history)
-        if progress or health["ok"] is False:
+        if progress:  # (quiet callers read result["health"]; the CLI warns on failure)
             tqdm.write(format_health(health))
     result = {
         "run_dir": str(run_dir),
