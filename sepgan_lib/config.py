@@ -54,7 +54,7 @@ class Config:
     gain_max: float = 1.2
     disjoint_unpaired: bool = False  # make the three unpaired pools draw from disjoint songs
     base_filters: int = 16  # separator filters at full resolution (16 -> 256 at 4 layers)
-    critic_filters: int = 32  # critic filters of the first layer (32 -> 256)
+    critic_filters: int = 32  # critic filters of the first layer (doubling, at most 256)
     critic_dense: int = 32
     checkpoint_every: int = 100  # separator steps between checkpoints
     log_every: int = 20  # separator steps between TensorBoard scalars
