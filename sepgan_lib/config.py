@@ -65,6 +65,8 @@ class Config:
     phase: str = "mixture"  # resynthesis: "mixture" phase or "griffin_lim"
     synthetic_tracks: int = 100  # songs of the embedded synthetic set
     synthetic_seconds: float = 10.0
+    shift_paired: int = 8  # synthetic_shift plan: paired songs (style a), the first of its train
+    shift_tracks: int = 128  # synthetic_shift plan: songs of style b (unpaired/valid/test)
     output_activation: str = "relu"  # separator heads: "relu" (the original) or "softplus"
     lr_warmup_steps: int = 0  # optimiser steps of a linear learning-rate warm-up (0 = none)
     health_check: bool = True  # check every output on the validation songs after training
@@ -142,6 +144,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "num_workers": 2,
         "synthetic_tracks": 12,
         "synthetic_seconds": 6.0,
+        "shift_paired": 2,
+        "shift_tracks": 8,
         "base_filters": 4,
         "critic_filters": 8,
         "critic_dense": 8,
