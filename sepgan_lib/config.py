@@ -70,6 +70,7 @@ class Config:
     output_activation: str = "relu"  # separator heads: "relu" (the original) or "softplus"
     lr_warmup_steps: int = 0  # optimiser steps of a linear learning-rate warm-up (0 = none)
     health_check: bool = True  # check every output on the validation songs after training
+    critic_warmup_steps: int = 0  # critic iterations against the frozen separator, first
 
     # ---------------------------------------------------------------------------------------
     def replace(self, **overrides: Any) -> Config:

@@ -52,6 +52,7 @@ RANGES: dict[str, tuple[type, float, float, bool]] = {
     "shift_paired": (int, 1, 100000, False),
     "shift_tracks": (int, 3, 100000, False),
     "lr_warmup_steps": (int, 0, BIG, False),
+    "critic_warmup_steps": (int, 0, BIG, False),
 }
 
 # Keys whose value is one of a few words (their check is in config.CHOICES) or a flag.
