@@ -26,7 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MUSDB = ROOT.parent / "shared" / "data" / "MUSDB18-7"
-PARTS = ("matmul", "train", "pipeline", "musdb", "separate", "evaluate", "memory")
+PARTS = ("matmul", "train", "critics", "pipeline", "musdb", "separate", "evaluate", "memory")
+# The semi-supervised recipe's critic iterations (cpu profile with num_disc 5, see README.md).
+CRITICS_RUN = {"profile": "cpu", "overrides": {"num_disc": 5}, "rounds": 4}
 PAPER_BATCH = 64
 
 # What each part runs (kept small for the 15-minute budget on 2 cores).
@@ -137,6 +139,10 @@ def part_train(results: dict, quick: bool) -> None:
         spec = {**TRAIN_RUNS["paper"], **ENV_VARIANT_RUN, "threads": variant.get("threads")}
         log(f"  train: paper {label}")
         variants[label] = run_worker("train_steps", spec, variant.get("env"), timeout=300)
+
+
+def part_critics(results: dict) -> None:
+    results["critics"] = run_worker("critic_iterations", CRITICS_RUN, timeout=600)
 
 
 def part_pipeline(results: dict) -> None:
@@ -497,6 +503,7 @@ def main(argv=None) -> int:
     steps = [
         ("matmul", lambda: part_matmul(results, "start")),
         ("train", lambda: part_train(results, args.quick)),
+        ("critics", lambda: part_critics(results)),
         ("pipeline", lambda: part_pipeline(results)),
         ("musdb", lambda: part_musdb(results)),
         ("separate", lambda: part_separate(results)),

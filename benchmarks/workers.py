@@ -461,6 +461,85 @@ def train_memory(spec: dict) -> dict:
     }
 
 
+# --- 1b. critic iterations in one compiled call ----------------------------------------------
+
+
+def critic_iterations(spec: dict) -> dict:
+    """``num_disc`` critic iterations one call each (``update_critics``) against one compiled
+    call over the stacked batches (``update_critics_stacked``), and the semi-supervised outer
+    iteration built on each, against the supervised step; fixed random batches, rounds
+    interleaved (ABBA), best and median of the rounds."""
+    import logging
+
+    _set_threads(spec)
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    from sepgan_lib.config import make_config
+    from sepgan_lib.train import Trainer
+
+    config = make_config(spec["profile"], spec.get("overrides", {}))
+    num_disc, b = config.num_disc, config.batch_size
+    trainer = Trainer(config, "semi")
+    supervised = Trainer(config, "supervised")
+    rng = np.random.default_rng(0)
+    shapes = trainer.shapes
+
+    def batch():
+        return (
+            tf.constant(rng.random((b, *shapes.input, 1), np.float32)),
+            tf.constant(rng.random((b, *shapes.desired, 1), np.float32)),
+            tf.constant(rng.random((b, *shapes.desired, 1), np.float32)),
+        )
+
+    paired, unpaired = batch(), [batch() for _ in range(num_disc)]
+    seeds = [[7, j] for j in range(num_disc)]
+
+    def sup():
+        return float(supervised.update_separator_supervised(paired)["sup_loss"])
+
+    def one_by_one():
+        for j in range(num_disc):
+            float(trainer.update_critics(unpaired[j], seeds[j])["critic_loss_vocals"])
+
+    def stacked():
+        float(trainer.update_critics_stacked(unpaired, seeds)["critic_loss_vocals"])
+
+    def semi_with(critics):
+        critics()
+        return float(trainer.update_separator_semi(paired, unpaired[0])["sep_loss"])
+
+    cases = {
+        "supervised_step": sup,
+        "critics_one_call_each": one_by_one,
+        "critics_one_compiled_call": stacked,
+        "semi_outer_one_call_each": lambda: semi_with(one_by_one),
+        "semi_outer_one_compiled_call": lambda: semi_with(stacked),
+    }
+    out: dict = {"profile": spec["profile"], "num_disc": num_disc, "batch": b, "cases": {}}
+    for name, fn in cases.items():  # tracing first
+        t0 = time.perf_counter()
+        fn()
+        out["cases"][name] = {"first_s": time.perf_counter() - t0, "times_s": []}
+    names = list(cases)
+    for r in range(spec.get("rounds", 4)):
+        for name in names if r % 2 == 0 else names[::-1]:
+            out["cases"][name]["times_s"].append(_timed(cases[name], 1)[0])
+    for entry in out["cases"].values():
+        entry["best_s"] = min(entry["times_s"])
+        entry["median_s"] = statistics.median(entry["times_s"])
+    sup_best = out["cases"]["supervised_step"]["best_s"]
+    out["semi_outer_over_supervised"] = (
+        out["cases"]["semi_outer_one_compiled_call"]["best_s"] / sup_best
+    )
+    out["compiled_critics_speedup"] = (
+        out["cases"]["critics_one_call_each"]["best_s"]
+        / out["cases"]["critics_one_compiled_call"]["best_s"]
+    )
+    out["maxrss_mb"] = _maxrss_mb()
+    return out
+
+
 WORKERS = {
     "matmul_numpy": matmul_numpy,
     "train_steps": train_steps,
@@ -469,4 +548,5 @@ WORKERS = {
     "separation": separation,
     "evaluation": evaluation,
     "train_memory": train_memory,
+    "critic_iterations": critic_iterations,
 }

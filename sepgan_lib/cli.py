@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracks", type=int, default=100)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--style", default="a", help="singer and band: a (default) or b")
     p.set_defaults(handler="sepgan_lib.synth:cli_synth")
     p = data_sub.add_parser("check", help="check a data plan's datasets and report problems")
     _add_plan_args(p)

@@ -54,7 +54,7 @@ class Config:
     gain_max: float = 1.2
     disjoint_unpaired: bool = False  # make the three unpaired pools draw from disjoint songs
     base_filters: int = 16  # separator filters at full resolution (16 -> 256 at 4 layers)
-    critic_filters: int = 32  # critic filters of the first layer (32 -> 256)
+    critic_filters: int = 32  # critic filters of the first layer (doubling, at most 256)
     critic_dense: int = 32
     checkpoint_every: int = 100  # separator steps between checkpoints
     log_every: int = 20  # separator steps between TensorBoard scalars
@@ -65,11 +65,12 @@ class Config:
     phase: str = "mixture"  # resynthesis: "mixture" phase or "griffin_lim"
     synthetic_tracks: int = 100  # songs of the embedded synthetic set
     synthetic_seconds: float = 10.0
-    output_activation: str = (
-        "relu"  # separator heads: "relu" (the original), "leaky_relu", "softplus"
-    )
+    shift_paired: int = 8  # synthetic_shift plan: paired songs (style a), the first of its train
+    shift_tracks: int = 128  # synthetic_shift plan: songs of style b (unpaired/valid/test)
+    output_activation: str = "relu"  # heads: "relu" (the original), "leaky_relu", "softplus"
     lr_warmup_steps: int = 0  # optimiser steps of a linear learning-rate warm-up (0 = none)
     health_check: bool = True  # check every output on the validation songs after training
+    critic_warmup_steps: int = 0  # critic iterations against the frozen separator, first
 
     # ---------------------------------------------------------------------------------------
     def replace(self, **overrides: Any) -> Config:
@@ -148,6 +149,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "num_workers": 2,
         "synthetic_tracks": 12,
         "synthetic_seconds": 6.0,
+        "shift_paired": 2,
+        "shift_tracks": 8,
         "base_filters": 4,
         "critic_filters": 8,
         "critic_dense": 8,

@@ -49,7 +49,10 @@ RANGES: dict[str, tuple[type, float, float, bool]] = {
     "valid_max_seconds": (float, 0.0, 1e6, False),
     "synthetic_tracks": (int, 1, 100000, False),
     "synthetic_seconds": (float, 0.0, 3600.0, True),
+    "shift_paired": (int, 1, 100000, False),
+    "shift_tracks": (int, 3, 100000, False),
     "lr_warmup_steps": (int, 0, BIG, False),
+    "critic_warmup_steps": (int, 0, BIG, False),
 }
 
 # Keys whose value is one of a few words (their check is in config.CHOICES) or a flag.

@@ -499,9 +499,10 @@ SYNTHETIC_SPLITS = ("train", "valid", "test")
 SYNTHETIC_LAYOUT = "<root>/{train,valid,test}/<song>/{mixture,vocals,accompaniment}.wav"
 
 
-def read_synthetic(root, problems: list[str] | None = None) -> list[Track]:
-    """The embedded synthetic set (see :mod:`sepgan_lib.synth`); subset = split."""
-    root = _root(root, "synthetic", SYNTHETIC_LAYOUT)
+def read_synthetic(root, problems: list[str] | None = None, dataset="synthetic") -> list[Track]:
+    """The embedded synthetic set (see :mod:`sepgan_lib.synth`); subset = split.
+    ``dataset`` names its tracks (``synthetic_b``: the set of style b, another "dataset")."""
+    root = _root(root, dataset, SYNTHETIC_LAYOUT)
     tracks = []
     for split in SYNTHETIC_SPLITS:
         folder = root / split
@@ -511,12 +512,17 @@ def read_synthetic(root, problems: list[str] | None = None) -> list[Track]:
             files = [(n, song / f"{n}.wav") for n in SOURCES]
             missing = [p.name for _, p in files if not p.exists()]
             if missing:
-                _note(problems, f"synthetic {split}/{song.name}: missing {', '.join(missing)}")
+                _note(problems, f"{dataset} {split}/{song.name}: missing {', '.join(missing)}")
                 continue
-            tracks.append(_sum_track(song.name, "synthetic", split, files, song / "mixture.wav"))
+            tracks.append(_sum_track(song.name, dataset, split, files, song / "mixture.wav"))
     if not tracks:
-        raise DataError(f"synthetic root {root} has no songs; expected {SYNTHETIC_LAYOUT}")
+        raise DataError(f"{dataset} root {root} has no songs; expected {SYNTHETIC_LAYOUT}")
     return tracks
+
+
+def read_synthetic_b(root, problems: list[str] | None = None) -> list[Track]:
+    """A synthetic set of style b (the shifted domain of the ``synthetic_shift`` plan)."""
+    return read_synthetic(root, problems, dataset="synthetic_b")
 
 
 READERS: dict[str, Callable[..., list[Track]]] = {
@@ -527,6 +533,7 @@ READERS: dict[str, Callable[..., list[Track]]] = {
     "mir1k": read_mir1k,
     "medleydb": read_medleydb,
     "synthetic": read_synthetic,
+    "synthetic_b": read_synthetic_b,
 }
 
 LAYOUTS: dict[str, str] = {
@@ -537,6 +544,7 @@ LAYOUTS: dict[str, str] = {
     "mir1k": "<root>/Wavfile/*.wav (stereo: left accompaniment, right voice)",
     "medleydb": MEDLEYDB_LAYOUT,
     "synthetic": SYNTHETIC_LAYOUT,
+    "synthetic_b": SYNTHETIC_LAYOUT,
 }
 
 

@@ -2,7 +2,8 @@
 
 A plan assigns :class:`~sepgan_lib.datasets.Track` records to roles: ``paired`` (supervised),
 ``unpaired_mix``, ``unpaired_vocals``, ``unpaired_acc``, ``valid``, ``test`` and named extra
-test sets ``test_<name>``. Shipped plans (``synthetic``, ``paper``, ``musdb7``) and custom YAML
+test sets ``test_<name>``. Shipped plans (``synthetic``, ``synthetic_shift``, ``paper``,
+``musdb7``) and custom YAML
 plans share one schema (see ``docs/data_plans.md``)::
 
     name: my-plan
@@ -59,6 +60,22 @@ SHIPPED_PLANS: dict[str, dict[str, Any]] = {
             "unpaired": [{"dataset": "synthetic", "subset": "train", "part": "2/2"}],
             "valid": [{"dataset": "synthetic", "subset": "valid"}],
             "test": [{"dataset": "synthetic", "subset": "test"}],
+        },
+    },
+    # A domain shift like the paper's (DSD100 paired; MedleyDB, CCMixter, iKala unpaired, valid
+    # and test): a few paired songs of style a, everything else of style b. The paired slice is
+    # ``config.shift_paired`` songs (see :func:`_spec_for`); style b's set has
+    # ``config.shift_tracks`` songs split by :func:`shift_splits`.
+    "synthetic_shift": {
+        "name": "synthetic_shift",
+        "description": "domain shift: the first shift_paired songs of the synthetic set "
+        "(style a) paired; the unpaired pools, valid and test from a set of style b",
+        "roles": {
+            "paired": [{"dataset": "synthetic", "subset": "train", "slice": "0:8"}],
+            "unpaired": [{"dataset": "synthetic_b", "subset": "train"}],
+            "valid": [{"dataset": "synthetic_b", "subset": "valid"}],
+            "test": [{"dataset": "synthetic_b", "subset": "test"}],
+            "test_style_a": [{"dataset": "synthetic", "subset": "test"}],
         },
     },
     "paper": {
@@ -257,9 +274,20 @@ def read_plan_file(path) -> dict[str, Any]:
     return spec
 
 
-def _spec_for(plan) -> dict[str, Any]:
+def shift_splits(tracks: int) -> dict[str, int]:
+    """Songs per split of the style-b set of ``synthetic_shift``: valid and test
+    ``round(5/16 N)`` each (at least 1), train (the unpaired pools) the rest: 128 -> 48/40/40."""
+    held_out = max(1, round(5 * tracks / 16))
+    return {"train": tracks - 2 * held_out, "valid": held_out, "test": held_out}
+
+
+def _spec_for(plan, config=None) -> dict[str, Any]:
     if plan is None:
         plan = "synthetic"
+    if plan == "synthetic_shift" and config is not None:
+        spec = json.loads(json.dumps(SHIPPED_PLANS[plan]))
+        spec["roles"]["paired"][0]["slice"] = f"0:{config.shift_paired}"
+        return spec
     if isinstance(plan, str) and plan in SHIPPED_PLANS:
         return SHIPPED_PLANS[plan]
     path = Path(plan)
@@ -354,6 +382,16 @@ def _resolve_roots(spec, roots: dict[str, Path], config) -> tuple[dict[str, Path
             root = ensure_synthetic_set(
                 tracks=config.synthetic_tracks, seconds=config.synthetic_seconds, seed=0
             )
+        if root is None and ds == "synthetic_b":
+            from .synth import ensure_synthetic_set
+
+            root = ensure_synthetic_set(
+                tracks=config.shift_tracks,
+                seconds=config.synthetic_seconds,
+                seed=1,  # other songs than style a's set, not only another style
+                style="b",
+                splits=shift_splits(config.shift_tracks),
+            )
         if root is None:
             if ds in optional:
                 problems.append(
@@ -417,7 +455,7 @@ def load_plan(plan: str | Path | None = None, roots=None, config=None, use_index
     from .config import make_config
 
     config = config or make_config("paper")
-    spec = _spec_for(plan)
+    spec = _spec_for(plan, config)
     resolved, problems = _resolve_roots(spec, parse_roots(roots), config)
     key_blob = json.dumps(
         [INDEX_VERSION, spec, {k: str(v) for k, v in resolved.items()}, config.disjoint_unpaired],
@@ -431,12 +469,24 @@ def load_plan(plan: str | Path | None = None, roots=None, config=None, use_index
         try:
             cached = json.loads(index_path.read_text())
             if cached.get("signature") == signature:
-                return DataPlan.from_dict(cached["plan"])
+                return _checked_shift(DataPlan.from_dict(cached["plan"]), config)
         except (OSError, ValueError, KeyError, TypeError):
             pass
     data_plan = _build(spec, resolved, problems, config)
     _write_json_atomic(index_path, {"signature": signature, "plan": data_plan.to_dict()})
-    return data_plan
+    return _checked_shift(data_plan, config)
+
+
+def _checked_shift(plan: DataPlan, config) -> DataPlan:
+    """``synthetic_shift`` must have the paired songs asked for: an experiment over the number
+    of paired songs would otherwise compare fewer songs than it says."""
+    have = len(plan.roles.get("paired", []))
+    if plan.name == "synthetic_shift" and have < config.shift_paired:
+        raise DataError(
+            f"plan synthetic_shift: shift_paired = {config.shift_paired} paired songs asked for, "
+            f"but the synthetic set's train split has {have}; raise synthetic_tracks"
+        )
+    return plan
 
 
 def index_path_for(plan: DataPlan) -> Path | None:  # pragma: no cover - convenience

@@ -43,6 +43,7 @@ import numpy as np
 from scipy import signal
 
 from .errors import DataError
+from .synth_styles import DEFAULT_STYLE, STYLES, Style, get_style
 
 GENERATOR_VERSION = 1
 SPLITS = ("train", "valid", "test")
@@ -51,7 +52,7 @@ SAMPLE_RATE = 8192
 MANIFEST = "synthetic.json"
 
 #: Vocals-to-accompaniment ratio range (dB, over the vocals' active frames) of the mixes.
-VOCAL_LEVEL_DB = (-5.0, 2.0)
+VOCAL_LEVEL_DB = STYLES[DEFAULT_STYLE].vocal_level_db
 #: Frame length (s) and threshold (dB re the loudest frame) that define "active" vocals.
 ACTIVITY_FRAME = 0.05
 ACTIVITY_THRESHOLD_DB = -40.0
@@ -128,6 +129,7 @@ class SongPlan:
     drum_pattern: dict = field(default_factory=dict)
     bass_steps: tuple[int, ...] = ()
     chord_style: str = "bar"
+    style: Style = STYLES[DEFAULT_STYLE]  # the ranges the renderers draw the band and voice from
 
     @property
     def beat(self) -> float:
@@ -157,13 +159,17 @@ def _check_args(seconds: float, sr: int) -> None:
         raise DataError(f"synthetic songs need a sample rate of at least 8000 Hz, got {sr}")
 
 
-def song_plan(seed: int, seconds: float = 10.0, sr: int = SAMPLE_RATE) -> SongPlan:
-    """Draw the musical plan of a song (tempo, key, chords, melody, ...) from its seed."""
+def song_plan(
+    seed: int, seconds: float = 10.0, sr: int = SAMPLE_RATE, style: str | Style = DEFAULT_STYLE
+) -> SongPlan:
+    """Draw the musical plan of a song (tempo, key, chords, melody, ...) from its seed, within
+    the ranges of ``style`` (:mod:`.synth_styles`)."""
     _check_args(seconds, sr)
+    style = get_style(style)
     rng, _ = _rng_pair(seed)
-    tempo = float(rng.uniform(84, 136))
-    tonic = int(rng.integers(12))
-    mode = "major" if rng.random() < 0.6 else "minor"
+    tempo = float(rng.uniform(*style.tempo))
+    tonic = style.tonics[int(rng.integers(len(style.tonics)))]
+    mode = "major" if rng.random() < style.major_share else "minor"
     scale = MAJOR if mode == "major" else MINOR
     progs = MAJOR_PROGRESSIONS if mode == "major" else MINOR_PROGRESSIONS
     degrees = progs[rng.integers(len(progs))]
@@ -188,11 +194,13 @@ def song_plan(seed: int, seconds: float = 10.0, sr: int = SAMPLE_RATE) -> SongPl
     chord_style = ("bar", "half", "offbeat", "comp", "arp")[rng.integers(5)]
 
     # The voice: register, formant scale (larger for higher voices), level in the mix.
-    high = rng.random() < 0.5
-    register = int(rng.integers(64, 70) if high else rng.integers(55, 61))
-    formant_scale = float(rng.uniform(1.08, 1.18) if high else rng.uniform(0.95, 1.04))
-    level_db = float(rng.uniform(*VOCAL_LEVEL_DB))
-    vib_rate = float(rng.uniform(5.0, 7.0))
+    high = rng.random() < style.high_voice_share
+    register = int(
+        rng.integers(*style.high_register) if high else rng.integers(*style.low_register)
+    )
+    formant_scale = float(rng.uniform(*(style.high_formants if high else style.low_formants)))
+    level_db = float(rng.uniform(*style.vocal_level_db))
+    vib_rate = float(rng.uniform(*style.vibrato_rate))
 
     plan = SongPlan(
         seconds=float(seconds),
@@ -210,6 +218,7 @@ def song_plan(seed: int, seconds: float = 10.0, sr: int = SAMPLE_RATE) -> SongPl
         drum_pattern=drum_pattern,
         bass_steps=bass_steps,
         chord_style=chord_style,
+        style=style,
     )
     notes, phrases = _plan_melody(rng, plan, scale, vib_rate)
     return replace(plan, notes=tuple(notes), phrases=tuple(phrases))
@@ -277,8 +286,10 @@ def _plan_melody(rng, plan: SongPlan, scale, vib_rate: float):
                     new_syllable=new_syllable,
                     vowel=vowel,
                     consonant=consonant,
-                    vibrato_rate=float(np.clip(vib_rate + rng.normal(0, 0.2), 5.0, 7.0)),
-                    vibrato_depth=float(rng.uniform(0.3, 0.6)),
+                    vibrato_rate=float(
+                        np.clip(vib_rate + rng.normal(0, 0.2), *plan.style.vibrato_rate)
+                    ),
+                    vibrato_depth=float(rng.uniform(*plan.style.vibrato_depth)),
                     vibrato_delay=float(rng.uniform(0.1, 0.22)),
                     glide=float(rng.uniform(0.04, 0.1)),
                     accent_db=float(rng.uniform(-1.5, 1.5)),
@@ -328,11 +339,11 @@ def _raised_cosine(x: np.ndarray) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0.0, 1.0))
 
 
-def _drum_samples(rng, sr: int) -> dict[str, np.ndarray]:
+def _drum_samples(rng, sr: int, style: Style) -> dict[str, np.ndarray]:
     nyq = sr / 2
     # Kick: a sine whose pitch falls fast from ~140 Hz to ~48 Hz, decaying, with a click.
     t = np.arange(int(0.45 * sr)) / sr
-    f_low = rng.uniform(42, 55)
+    f_low = rng.uniform(*style.kick_low_hz)
     f = f_low + rng.uniform(70, 110) * np.exp(-t / rng.uniform(0.02, 0.04))
     kick = np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-t / rng.uniform(0.12, 0.22))
     click = rng.standard_normal(len(t)) * np.exp(-t / 0.002) * 0.3
@@ -340,12 +351,13 @@ def _drum_samples(rng, sr: int) -> dict[str, np.ndarray]:
     # Snare: band-limited noise with a short tonal body.
     t = np.arange(int(0.3 * sr)) / sr
     noise = signal.lfilter(
-        *signal.butter(2, [900 / nyq, 0.9], btype="band"), rng.standard_normal(len(t))
+        *signal.butter(2, [style.snare_band_hz / nyq, 0.9], btype="band"),
+        rng.standard_normal(len(t)),
     )
     snare = noise * np.exp(-t / rng.uniform(0.05, 0.09)) * 0.9
-    snare += 0.6 * np.sin(2 * np.pi * rng.uniform(170, 220) * t) * np.exp(-t / 0.04)
+    snare += 0.6 * np.sin(2 * np.pi * rng.uniform(*style.snare_body_hz) * t) * np.exp(-t / 0.04)
     # Hats: high-passed noise, closed (short) and open (longer).
-    hp = signal.butter(4, min(3000.0, 0.7 * nyq) / nyq, btype="high")
+    hp = signal.butter(4, min(style.hat_cutoff_hz, 0.7 * nyq) / nyq, btype="high")
     t = np.arange(int(0.35 * sr)) / sr
     hiss = signal.lfilter(*hp, rng.standard_normal(len(t)))
     closed = hiss * np.exp(-t / rng.uniform(0.012, 0.025))
@@ -356,7 +368,7 @@ def _drum_samples(rng, sr: int) -> dict[str, np.ndarray]:
 
 def _render_drums(rng, plan: SongPlan, n: int) -> np.ndarray:
     sr = plan.sr
-    samples = _drum_samples(rng, sr)
+    samples = _drum_samples(rng, sr, plan.style)
     step = plan.beat / 4
     steps = int(np.ceil(n / sr / step)) + 1
     levels = {"kick": 1.0, "snare": 0.8, "hats": 0.3, "open": 0.25}
@@ -414,7 +426,7 @@ def _render_bass(rng, plan: SongPlan, n: int) -> np.ndarray:
     step = plan.beat / 4
     out = np.zeros(n)
     tau = rng.uniform(0.25, 0.6)
-    tilt = rng.uniform(1.0, 1.6)
+    tilt = rng.uniform(*plan.style.bass_tilt)
     steps = int(np.ceil(n / sr / step)) + 1
     onsets = [b * 16 + s for b in range(steps // 16 + 1) for s in plan.bass_steps]
     onsets = [o for o in onsets if o * step * sr < n]
@@ -445,13 +457,13 @@ def _render_chords(rng, plan: SongPlan, n: int) -> np.ndarray:
         "comp": (0, 3, 6, 10, 12),
         "arp": tuple(range(0, 16, 2)),
     }[plan.chord_style]
-    tilt = rng.uniform(1.2, 2.0)
-    decay = rng.uniform(0.8, 2.0)
+    tilt = rng.uniform(*plan.style.chord_tilt)
+    decay = rng.uniform(*plan.style.chord_decay)
     ring = 0.12 if plan.chord_style in ("offbeat", "comp") else rng.uniform(0.3, 0.8)
     steps = int(np.ceil(n / sr / step)) + 1
     hits = [b * 16 + s for b in range(steps // 16 + 1) for s in style_steps]
     hits = [h for h in hits if h * step * sr < n]
-    low = int(rng.integers(52, 57))
+    low = int(rng.integers(*plan.style.chord_low))
     for j, h in enumerate(hits):
         start = h * step
         nxt = hits[j + 1] * step if j + 1 < len(hits) else start + 4 * step
@@ -463,7 +475,10 @@ def _render_chords(rng, plan: SongPlan, n: int) -> np.ndarray:
         t = np.arange(length) / sr
         env = np.minimum(t / 0.004, 1.0) * np.exp(-t / ring)
         env *= np.minimum((length - np.arange(length)) / (0.03 * sr), 1.0)
-        note = sum(_partials(float(_midi_hz(m)), t, 6, tilt, decay, sr) for m in voicing)
+        note = sum(
+            _partials(float(_midi_hz(m)), t, plan.style.chord_partials, tilt, decay, sr)
+            for m in voicing
+        )
         _add(out, int(start * sr), note * env * rng.uniform(0.8, 1.0) / np.sqrt(len(voicing)))
     return out
 
@@ -596,9 +611,10 @@ def _render_vocals(rng, plan: SongPlan, n: int) -> np.ndarray:
         return np.clip((top - k * f0) / 200.0, 0.0, 1.0)
 
     bright = np.clip(env, 0.0, 1.0)
-    source = bright * _harmonics(phase, [k**-1.15 for k in range(1, count + 1)], fade)
-    source += (1 - bright) * _harmonics(phase, [k**-1.65 for k in range(1, count + 1)], fade)
-    source += 0.02 * rng.standard_normal(n)  # breath
+    loud_tilt, soft_tilt = plan.style.voice_tilt
+    source = bright * _harmonics(phase, [k**-loud_tilt for k in range(1, count + 1)], fade)
+    source += (1 - bright) * _harmonics(phase, [k**-soft_tilt for k in range(1, count + 1)], fade)
+    source += plan.style.breath * rng.standard_normal(n)  # breath
     excitation = source * env
 
     # Vowel formants: filter by each vowel, cross-fade from syllable to syllable.
@@ -667,10 +683,13 @@ def vocal_level_db(vocals: np.ndarray, accompaniment: np.ndarray, sr: int = SAMP
     return float(10 * np.log10(np.mean(v**2) / max(np.mean(a**2), 1e-20)))
 
 
-def generate_song(seed: int, seconds: float = 10.0, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
-    """One synthetic song: ``{"mixture", "vocals", "accompaniment"}``, float32 ``[samples]``
-    with ``round(seconds * sr)`` samples, and ``mixture == vocals + accompaniment`` exactly."""
-    plan = song_plan(seed, seconds, sr)
+def generate_song(
+    seed: int, seconds: float = 10.0, sr: int = SAMPLE_RATE, style: str | Style = DEFAULT_STYLE
+) -> dict[str, np.ndarray]:
+    """One synthetic song of ``style``: ``{"mixture", "vocals", "accompaniment"}``, float32
+    ``[samples]`` with ``round(seconds * sr)`` samples, and ``mixture == vocals +
+    accompaniment`` exactly."""
+    plan = song_plan(seed, seconds, sr, style)
     _, rng = _rng_pair(seed)
     n = int(round(seconds * sr))
     drums = _render_drums(rng, plan, n)
@@ -719,11 +738,22 @@ def split_counts(tracks: int) -> dict[str, int]:
     return {"train": tracks - valid - test, "valid": valid, "test": test}
 
 
-def split_of(index: int, tracks: int) -> str:
-    """The split of song ``index`` (0-based) of ``tracks``: train first, then valid, test last."""
+def _check_splits(tracks: int, splits: dict[str, int] | None) -> dict[str, int]:
+    """``splits`` (songs per split, default :func:`split_counts`), checked against ``tracks``."""
+    if splits is None:
+        return split_counts(tracks)
+    counts = {split: int(splits.get(split, 0)) for split in SPLITS}
+    if set(splits) - set(SPLITS) or min(counts.values()) < 0 or sum(counts.values()) != tracks:
+        raise DataError(f"splits {splits} must give {', '.join(SPLITS)} and add up to {tracks}")
+    return counts
+
+
+def split_of(index: int, tracks: int, splits: dict[str, int] | None = None) -> str:
+    """The split of song ``index`` (0-based) of ``tracks``: train first, then valid, test last
+    (``splits``: songs per split, default :func:`split_counts`)."""
     if not 0 <= index < tracks:
         raise DataError(f"song index {index} is outside a set of {tracks} tracks")
-    counts = split_counts(tracks)
+    counts = _check_splits(tracks, splits)
     if index < counts["train"]:
         return "train"
     if index < counts["train"] + counts["valid"]:
@@ -735,23 +765,26 @@ def song_name(index: int) -> str:
     return f"song_{index:03d}"
 
 
-def _manifest(tracks: int, seconds: float, seed: int) -> dict:
-    return {
+def _manifest(tracks: int, seconds: float, seed: int, style: str = DEFAULT_STYLE, splits=None):
+    manifest = {
         "tracks": int(tracks),
         "seconds": float(seconds),
         "seed": int(seed),
         "version": GENERATOR_VERSION,
         "sample_rate": SAMPLE_RATE,
-        "splits": split_counts(tracks),
+        "splits": _check_splits(tracks, splits),
     }
+    if style != DEFAULT_STYLE:  # sets of the default style keep the manifest they always had
+        manifest["style"] = style
+    return manifest
 
 
-def _write_song(job: tuple[str, int, int, float, int]) -> int:
-    root, index, seed, seconds, tracks = job
+def _write_song(job: tuple[str, int, int, float, int, str, dict]) -> int:
+    root, index, seed, seconds, tracks, style, splits = job
     from .audio import write_wav
 
-    song = generate_song(song_seed(seed, index), seconds, SAMPLE_RATE)
-    folder = Path(root) / split_of(index, tracks) / song_name(index)
+    song = generate_song(song_seed(seed, index), seconds, SAMPLE_RATE, style)
+    folder = Path(root) / split_of(index, tracks, splits) / song_name(index)
     for stem in STEMS:
         write_wav(folder / f"{stem}.wav", song[stem], SAMPLE_RATE)
     return index
@@ -780,15 +813,22 @@ def write_synthetic_set(
     seed: int = 0,
     jobs: int | None = None,
     progress: bool = False,
+    style: str = DEFAULT_STYLE,
+    splits: dict[str, int] | None = None,
 ) -> Path:
-    """Write ``tracks`` songs of ``seconds`` s to ``root/<split>/song_<i>/`` and a
-    ``synthetic.json`` manifest (written last). Songs are generated in parallel over
-    ``jobs`` processes (default: min(2, available cores)). Returns ``root``."""
+    """Write ``tracks`` songs of ``seconds`` s of ``style`` to ``root/<split>/song_<i>/`` and a
+    ``synthetic.json`` manifest (written last). ``splits``: songs per split (default
+    :func:`split_counts`). Songs are generated in parallel over ``jobs`` processes (default:
+    min(2, available cores)). Returns ``root``."""
     _check_set_args(tracks, seconds, seed)
+    get_style(style)
+    splits = _check_splits(tracks, splits)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     jobs = _default_jobs() if jobs is None else max(1, int(jobs))
-    work = [(str(root), i, int(seed), float(seconds), int(tracks)) for i in range(tracks)]
+    work = [
+        (str(root), i, int(seed), float(seconds), int(tracks), style, splits) for i in range(tracks)
+    ]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -822,7 +862,8 @@ def write_synthetic_set(
     finally:
         if bar is not None:
             bar.close()
-    (root / MANIFEST).write_text(json.dumps(_manifest(tracks, seconds, seed), indent=2) + "\n")
+    manifest = _manifest(tracks, seconds, seed, style, splits)
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return root
 
 
@@ -834,27 +875,45 @@ def read_manifest(root) -> dict | None:
         return None
 
 
-def _is_complete(root: Path, tracks: int, seconds: float, seed: int) -> bool:
-    if read_manifest(root) != _manifest(tracks, seconds, seed):
+def _is_complete(
+    root: Path, tracks: int, seconds: float, seed: int, style=DEFAULT_STYLE, splits=None
+):
+    if read_manifest(root) != _manifest(tracks, seconds, seed, style, splits):
         return False
     return all(
-        (root / split_of(i, tracks) / song_name(i) / f"{stem}.wav").is_file()
+        (root / split_of(i, tracks, splits) / song_name(i) / f"{stem}.wav").is_file()
         for i in range(tracks)
         for stem in STEMS
     )
 
 
-def default_root(tracks: int = 100, seconds: float = 10.0, seed: int = 0) -> Path:
+def default_root(
+    tracks: int = 100,
+    seconds: float = 10.0,
+    seed: int = 0,
+    style: str = DEFAULT_STYLE,
+    splits: dict[str, int] | None = None,
+) -> Path:
     from .cache import cache_dir
 
-    return cache_dir("synthetic") / f"n{tracks}-s{seconds:g}-seed{seed}-v{GENERATOR_VERSION}"
+    name = f"n{tracks}-s{seconds:g}-seed{seed}-v{GENERATOR_VERSION}"
+    if style != DEFAULT_STYLE or splits is not None:
+        counts = _check_splits(tracks, splits)
+        layout = "-".join(f"{split}{counts[split]}" for split in SPLITS)
+        name = f"style{style}-{layout}-{name}"
+    return cache_dir("synthetic") / name
 
 
 def ensure_synthetic_set(
-    root=None, tracks: int = 100, seconds: float = 10.0, seed: int = 0
+    root=None,
+    tracks: int = 100,
+    seconds: float = 10.0,
+    seed: int = 0,
+    style: str = DEFAULT_STYLE,
+    splits: dict[str, int] | None = None,
 ) -> Path:
-    """The synthetic set at ``root`` (default: a folder of the cache named after the
-    parameters), generated only when its manifest is missing or different.
+    """The synthetic set of ``style`` at ``root`` (default: a folder of the cache named after
+    the parameters), generated only when its manifest is missing or different.
 
     The set is written into a temporary sibling folder and renamed into place, so concurrent
     callers (e.g. pytest-xdist workers) never see a half-written set; the loser of the
@@ -863,8 +922,9 @@ def ensure_synthetic_set(
     never touched.
     """
     _check_set_args(tracks, seconds, seed)
-    root = Path(root) if root is not None else default_root(tracks, seconds, seed)
-    if _is_complete(root, tracks, seconds, seed):
+    root = Path(root) if root is not None else default_root(tracks, seconds, seed, style, splits)
+    complete = (root, tracks, seconds, seed, style, splits)
+    if _is_complete(*complete):
         return root
     if root.exists() and not root.is_dir():
         raise DataError(f"{root}: exists and is not a folder; cannot write the synthetic set there")
@@ -876,13 +936,13 @@ def ensure_synthetic_set(
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        write_synthetic_set(tmp, tracks, seconds, seed)
+        write_synthetic_set(tmp, tracks, seconds, seed, style=style, splits=splits)
         for _ in range(5):
             try:
                 os.rename(tmp, root)  # atomic; fails when root is a non-empty folder
                 return root
             except OSError:
-                if _is_complete(root, tracks, seconds, seed):
+                if _is_complete(*complete):
                     return root  # another process won the race
                 if root.is_dir() and not any(root.iterdir()):
                     root.rmdir()
@@ -897,7 +957,7 @@ def ensure_synthetic_set(
                 except OSError:
                     continue
                 shutil.rmtree(old, ignore_errors=True)
-        if _is_complete(root, tracks, seconds, seed):
+        if _is_complete(*complete):
             return root
         raise DataError(f"{root}: could not move the generated synthetic set into place")
     finally:
@@ -914,11 +974,13 @@ def cli_synth(args) -> int:
         seconds=args.seconds,
         seed=args.seed,
         progress=sys.stderr.isatty(),
+        style=getattr(args, "style", DEFAULT_STYLE),
     )
     elapsed = time.perf_counter() - start
     counts = split_counts(args.tracks)
     print(
-        f"wrote {args.tracks} synthetic songs of {args.seconds:g} s (seed {args.seed}) to {root}: "
+        f"wrote {args.tracks} synthetic songs of {args.seconds:g} s (seed {args.seed}, style "
+        f"{getattr(args, 'style', DEFAULT_STYLE)}) to {root}: "
         + ", ".join(f"{split} {counts[split]}" for split in SPLITS)
         + f"; mixture, vocals and accompaniment wavs at {SAMPLE_RATE} Hz in {elapsed:.1f} s"
     )

@@ -37,6 +37,7 @@ from .critic import build_critic
 from .errors import SepganError, TrainingError
 from .health import REMEDY, check_run, failed, format_health
 from .runfolder import DEPLOYMENT_KEYS  # noqa: F401  (keys a resumed run may change)
+from .semi_recipe import Diagnostics, critic_warmup, finite
 from .shapes import crop_center
 from .unet import build_separator
 
@@ -115,6 +116,12 @@ class Trainer:
         self._supervised_fn = tf.function(self._run(self._supervised_replica))
         self._semi_fn = tf.function(self._run(self._semi_replica))
         self._critic_fn = tf.function(self._run(self._critic_replica))
+        # the num_disc critic iterations of an outer step in one call (one graph, no Python
+        # between iterations); the stack's leading axis may change without a new trace
+        self._critic_steps_fn = tf.function(
+            self._run(self._critic_steps_replica), reduce_retracing=True
+        )
+        self._term_gradients = tf.function(self._term_gradients_fn)
         self._predict = tf.function(self._predict_cropped)
 
     # --- construction helpers ---------------------------------------------------------------
@@ -147,6 +154,10 @@ class Trainer:
             self.bad_epochs = tf.Variable(0, dtype=tf.int64, name="bad_epochs", **counter)
             self.best_valid = tf.Variable(np.inf, dtype=tf.float64, name="best_valid", **counter)
             self.data_seed = tf.Variable(config.seed, dtype=tf.int64, name="data_seed", **counter)
+            # critic iterations done against the frozen separator before any separator step
+            self.critic_warmup_done = tf.Variable(
+                0, dtype=tf.int64, name="critic_warmup_done", **counter
+            )
 
     def _optimizer(self, lr: float):
         opt = keras.optimizers.Adam(learning_rate=warmup(lr, self.config.lr_warmup_steps))
@@ -262,6 +273,28 @@ class Trainer:
             )
         return self._per_replica_metrics(metrics)
 
+    def _critic_steps_replica(self, mix_u, voc_real, acc_real, seeds):
+        """``len(seeds)`` critic iterations over stacked batches ``[n, B, ...]`` in one graph;
+        returns the metrics averaged over the iterations."""
+        first = self._critic_replica(mix_u[0], voc_real[0], acc_real[0], seeds[0])
+        count = tf.shape(seeds, out_type=tf.int64)[0]
+        sums = dict(first)
+        for j in tf.range(1, count):
+            metrics = self._critic_replica(mix_u[j], voc_real[j], acc_real[j], seeds[j])
+            sums = {k: sums[k] + metrics[k] for k in sums}
+        return {k: v / tf.cast(count, v.dtype) for k, v in sums.items()}
+
+    def _term_gradients_fn(self, mix, acc, voc, mix_u):
+        return steps.loss_term_gradients(
+            self.separator,
+            self.critics,
+            (mix, acc, voc),
+            mix_u,
+            self.config.alpha,
+            self.config.beta,
+            self.shapes.desired,
+        )
+
     # --- the public steps -------------------------------------------------------------------
     def update_separator_supervised(self, paired_batch) -> dict[str, float]:
         """One supervised step on ``(mix, acc, voc)``."""
@@ -276,6 +309,27 @@ class Trainer:
         """One step of each critic on an unpaired ``(mix, voc, acc)`` batch."""
         mix_u, voc, acc = unpaired_batch
         return self._critic_fn(mix_u, voc, acc, tf.constant(seed, tf.int64))
+
+    def update_critics_stacked(self, unpaired_batches, seeds) -> dict[str, float]:
+        """Each critic's steps on a list of unpaired ``(mix, voc, acc)`` batches, one per
+        iteration, with ``seeds`` ``[[a, b], ...]`` (one per batch): one compiled call on one
+        device, one call per iteration under several replicas (their batches cannot be
+        stacked). Returns the metrics averaged over the iterations."""
+        seeds = [[int(a), int(b)] for a, b in seeds]
+        if self.replicas > 1:
+            runs = [self.update_critics(b, s) for b, s in zip(unpaired_batches, seeds)]
+            return {k: sum(float(r[k]) for r in runs) / len(runs) for k in runs[0]}
+        mix, voc, acc = (tf.stack(part) for part in zip(*unpaired_batches))
+        return self._critic_steps_fn(mix, voc, acc, tf.constant(seeds, tf.int64))
+
+    def loss_term_gradients(self, paired_batch, unpaired_batch) -> dict[str, float]:
+        """Norm of each weighted separator loss term's gradient and its cosine with the
+        supervised one (:func:`.steps.loss_term_gradients`), on one device only."""
+        if self.replicas > 1:
+            return {}
+        return {
+            k: float(v) for k, v in self._term_gradients(*paired_batch, unpaired_batch[0]).items()
+        }
 
     def validation_loss(self, windows, batch_size: int = 16) -> float:
         """Masked MSE (vocals + accompaniment) over whole validation songs."""
@@ -299,6 +353,7 @@ class Trainer:
             "bad_epochs": self.bad_epochs,
             "best_valid": self.best_valid,
             "data_seed": self.data_seed,
+            "critic_warmup_done": self.critic_warmup_done,
         }
         for source in self.critics:
             items[f"critic_{source}"] = self.critics[source]
@@ -383,12 +438,7 @@ def _load_weights_from(run_dir: Path, separator: keras.Model) -> None:
         ) from err
 
 
-def _finite(metrics: dict) -> dict[str, float]:
-    values = {k: float(v) for k, v in metrics.items()}
-    bad = [k for k, v in values.items() if not math.isfinite(v)]
-    if bad:
-        raise TrainingError(f"non-finite loss ({', '.join(bad)}); the last good checkpoint is kept")
-    return values
+_finite = finite
 
 
 @runfolder.releases_locks
@@ -486,6 +536,21 @@ def train(
         if chief
         else tf.summary.create_noop_writer()
     )
+    warmup_done = int(trainer.critic_warmup_done.numpy())
+    diagnostics = Diagnostics(run_dir, step0, warmup_done, writer, chief)
+    if mode == "semi" and warmup_done < config.critic_warmup_steps:
+        warmup_batches = batches(
+            pipeline.unpaired_dataset, pools.unpaired, start=warmup_done, stream=3
+        )
+        bar = tqdm(
+            total=config.critic_warmup_steps,
+            initial=warmup_done,
+            desc="critic warm-up",
+            disable=not progress,
+            leave=False,
+        )
+        critic_warmup(trainer, warmup_batches, seed, manager, diagnostics, bar)
+        bar.close()
     best_dir = run_dir / "best"
     started, steps_this_call, stopped = time.time(), 0, None
 
@@ -510,15 +575,15 @@ def train(
         epoch_started, counted = time.time(), 0
         while step < epoch_end:
             metrics = {}
+            paired_batch = next(paired)
             if mode == "semi":
-                for j in range(config.num_disc):
-                    seed_pair = [seed, step * config.num_disc + j]
-                    metrics.update(trainer.update_critics(next(critic_batches), seed_pair))
-                metrics.update(
-                    trainer.update_separator_semi(next(paired), next(separator_unpaired))
-                )
+                seeds = [[seed, step * config.num_disc + j] for j in range(config.num_disc)]
+                critic_input = [next(critic_batches) for _ in range(config.num_disc)]
+                metrics.update(trainer.update_critics_stacked(critic_input, seeds))
+                unpaired_batch = next(separator_unpaired)
+                metrics.update(trainer.update_separator_semi(paired_batch, unpaired_batch))
             else:
-                metrics.update(trainer.update_separator_supervised(next(paired)))
+                metrics.update(trainer.update_separator_supervised(paired_batch))
             values = _finite(metrics)
             trainer.step.assign_add(1)
             step += 1
@@ -532,6 +597,12 @@ def train(
                 with writer.as_default(step=step):
                     for k, v in values.items():
                         tf.summary.scalar(f"train/{k}", v)
+                terms = (
+                    trainer.loss_term_gradients(paired_batch, unpaired_batch)
+                    if mode == "semi"
+                    else {}
+                )
+                diagnostics.add({"step": step, **values, **terms}, step)
             if step % config.checkpoint_every == 0 and step < epoch_end:
                 manager.save(checkpoint_number=step)
             if stop_after_steps is not None and steps_this_call >= stop_after_steps:

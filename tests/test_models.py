@@ -49,7 +49,9 @@ def test_separator_accepts_open_time_axis():
 
 def test_critic_parameter_count_and_scores():
     critic = build_critic((256, 64))
-    assert abs(critic.count_params() - 1.87e6) / 1.87e6 < 0.05
+    # the original's rule, counted by hand: 4x4 convs 1->32->64->128->256 (time 64 -> 4),
+    # two [4,2] convs 256->256 (freq 16 -> 4), dense 4096->32, output 32->1 without bias
+    assert critic.count_params() == 1_869_344
     scores = critic(np.random.default_rng(0).random((5, 256, 64, 1), np.float32))
     assert scores.shape == (5, 1)
     assert len(set(np.round(scores.numpy().ravel(), 6))) == 5  # one score per example
@@ -65,3 +67,21 @@ def test_pad_and_crop():
     batch = np.arange(2 * 6 * 8, dtype=np.float32).reshape(2, 6, 8, 1)
     assert crop_center(batch, (4, 4)).shape == (2, 4, 4, 1)
     np.testing.assert_array_equal(crop_center(batch, (4, 4))[0, 0, :, 0], batch[0, 1, 2:6, 0])
+
+
+def _convs(critic):
+    return [layer for layer in critic.layers if layer.name.startswith("conv_")]
+
+
+@pytest.mark.parametrize(
+    "frames, filters, max_filters", [(64, 32, 256), (64, 8, 256), (16, 8, 256), (64, 64, 128)]
+)
+def test_critic_halves_until_an_axis_is_at_most_4(frames, filters, max_filters):
+    critic = build_critic((256, frames), filters, max_filters, dense_units=8)
+    square = [c.output.shape[1:3] for c in _convs(critic) if c.kernel_size == (4, 4)]
+    assert min(square[-1]) <= 4  # the 4x4 stride-2 stack stops once an axis is at most 4 ...
+    assert all(min(shape) > 4 for shape in square[:-1])  # ... and not before
+    assert _convs(critic)[-1].output.shape[1:3] == (4, 4)  # 4 frames left at every width
+    widths = [c.filters for c in _convs(critic)]
+    assert widths[0] == min(filters, max_filters) and max(widths) <= max_filters
+    assert critic.get_layer("score").use_bias is False
