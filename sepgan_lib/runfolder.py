@@ -41,14 +41,16 @@ class RunFolderBusy(TrainingError):
     """Another live process trains in the same run folder."""
 
 
-def _read_json(path: Path, default):
+def read_json(path: Path, default):
+    """The JSON in ``path``, or ``default`` when it is missing or unreadable."""
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return default
 
 
-def _write_json(path: Path, data) -> None:
+def write_json(path: Path, data) -> None:
+    """``data`` as indented JSON, written atomically."""
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
@@ -67,12 +69,12 @@ def check_path(run_dir: Path) -> None:
 
 def check_config(run_dir: Path, config, mode: str) -> None:
     """Refuse a folder that holds a run of another configuration or mode."""
-    saved = _read_json(run_dir / "config.json", None)
+    saved = read_json(run_dir / "config.json", None)
     if saved is None:
         return
     if not isinstance(saved, dict):
         raise TrainingError(f"{run_dir / 'config.json'}: not a configuration; use a new run folder")
-    saved_mode = _read_json(run_dir / "run.json", {}).get("mode", mode)
+    saved_mode = read_json(run_dir / "run.json", {}).get("mode", mode)
     ignored = set(DEPLOYMENT_KEYS) | set(FIXED)
     differing = sorted(
         k for k, v in config.to_dict().items() if saved.get(k) != v and k not in ignored
@@ -96,7 +98,7 @@ def plan_record(plan) -> dict:
 
 def check_plan(run_dir: Path, plan) -> None:
     """Refuse a folder trained on another data plan (another name or other songs in a role)."""
-    saved = _read_json(run_dir / PLAN_FILE, None)
+    saved = read_json(run_dir / PLAN_FILE, None)
     if saved is None:
         return
     new = plan_record(plan)
@@ -125,7 +127,7 @@ def check_init_from(init_from, config) -> None:
         raise TrainingError(f"--init-from: {model} does not exist (train that run first)")
     if model.stat().st_size == 0:
         raise TrainingError(f"--init-from: {model} is empty (0 bytes)")
-    saved = _read_json(source / "config.json", None)
+    saved = read_json(source / "config.json", None)
     if isinstance(saved, dict):
         differing = [k for k in ARCHITECTURE_KEYS if k in saved and saved[k] != getattr(config, k)]
         if differing:
@@ -164,7 +166,7 @@ class RunLock:
         self.took_over: dict | None = None  # the stale holder, when taken over
 
     def holder(self) -> dict:
-        return _read_json(self.path, {}) or {}
+        return read_json(self.path, {}) or {}
 
     def acquire(self) -> RunLock:
         import fcntl
@@ -290,6 +292,6 @@ def save(run_dir, config, mode: str, plan, init_from=None) -> None:
     run_dir = Path(run_dir)
     text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
     write_text_atomic(run_dir / "config.json", text)
-    _write_json(run_dir / "run.json", {"mode": mode, "init_from": str(init_from or "")})
+    write_json(run_dir / "run.json", {"mode": mode, "init_from": str(init_from or "")})
     if not (run_dir / PLAN_FILE).exists():
-        _write_json(run_dir / PLAN_FILE, plan_record(plan))
+        write_json(run_dir / PLAN_FILE, plan_record(plan))

@@ -19,7 +19,6 @@ so a resumed run draws the batches the interrupted one would have drawn.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -31,7 +30,6 @@ import numpy as np
 import tensorflow as tf
 
 from . import distribute, pipeline, runfolder, spectral, steps
-from .cache import write_text_atomic
 from .config import Config, make_config, parse_set_args
 from .critic import build_critic
 from .errors import SepganError, TrainingError
@@ -414,17 +412,6 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
     return Pools(paired, valid, unpaired)
 
 
-def _read_json(path: Path, default):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return default
-
-
-def _write_json(path: Path, data) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
-
-
 def _load_weights_from(run_dir: Path, separator: keras.Model) -> None:
     path = Path(run_dir) / "best" / "separator.keras"
     if not path.exists():
@@ -481,7 +468,7 @@ def train(
         plan = load_plan(plan, roots, config)
     # nothing is written into run_dir before the configuration, plan and --init-from are checked
     runfolder.prepare(run_dir, config, mode, plan, init_from, chief)
-    finished = _read_json(run_dir / "finished.json", None)
+    finished = runfolder.read_json(run_dir / "finished.json", None)
     if finished is not None:
         return finished
     ckpt_dir = run_dir / "checkpoints"
@@ -507,7 +494,7 @@ def train(
     step0, seed = int(trainer.step.numpy()), int(trainer.data_seed.numpy())
     history = [
         h
-        for h in _read_json(run_dir / "history.json", [])
+        for h in runfolder.read_json(run_dir / "history.json", [])
         if h["epoch"] <= int(trainer.epoch.numpy())
     ]
 
@@ -632,7 +619,7 @@ def train(
         }
         history.append(entry)
         if chief:
-            _write_json(run_dir / "history.json", history)
+            runfolder.write_json(run_dir / "history.json", history)
         manager.save(checkpoint_number=step)
         if chief:
             with writer.as_default(step=step):
@@ -651,7 +638,7 @@ def train(
         health = check_run(run_dir, plan)
         if history:
             history[-1]["health"] = "healthy" if health["ok"] is not False else "failed"
-            _write_json(run_dir / "history.json", history)
+            runfolder.write_json(run_dir / "history.json", history)
         if progress:  # (quiet callers read result["health"]; the CLI warns on failure)
             tqdm.write(format_health(health))
     result = {
@@ -668,7 +655,7 @@ def train(
         "health": health,
     }
     if chief:
-        _write_json(run_dir / "finished.json", result)
+        runfolder.write_json(run_dir / "finished.json", result)
     return result
 
 
