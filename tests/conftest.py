@@ -34,3 +34,26 @@ def mir1k_root():
     if not MIR1K.exists():
         pytest.skip(f"{MIR1K} is absent")
     return MIR1K
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """``(folder, message)``: a folder nobody may write into and the error a write gives.
+
+    Root ignores permission bits, so as root it is a read-only tmpfs mount instead."""
+    import subprocess
+
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        yield folder, "Permission denied"
+        folder.chmod(0o700)
+        return
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)])
+    if done.returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here")
+    try:
+        yield folder, "Read-only file system"
+    finally:
+        subprocess.run(["umount", str(folder)])
