@@ -21,34 +21,16 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # provenance.py beside this script
+
+from provenance import git_commit, machine  # noqa: E402
+
 DEFAULT_OUT = HERE / "results" / "head_health.json"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "python": sys.version.split()[0],
-    }
 
 
 def _record(run_dir: Path, seed, health: dict | None, extra: dict) -> dict:
@@ -134,8 +116,8 @@ def main(argv=None) -> int:
     results["variants"][args.variant] = {
         "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "commit": _commit(),
-        "machine": _machine(),
+        "commit": git_commit(),
+        "machine": machine(),
         "profile": args.profile,
         "plan": args.plan,
         "overrides": overrides,

@@ -28,14 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+
+from provenance import provenance  # noqa: E402
 
 from sepgan_lib import evaluate, health  # noqa: E402
 from sepgan_lib.config import make_config, parse_set_args  # noqa: E402
@@ -61,24 +61,6 @@ RECIPE = {
 }
 
 SMOKE_RECIPE = {"max_epochs": 1, "patience": 1, "critic_warmup_steps": 2, "num_disc": 2}
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True, text=True
-        )
-        return out.stdout.strip() or None
-    except OSError:
-        return None
-
-
-def machine() -> dict:
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count()
-    return {"cpu_count": cpus, "platform": platform.platform(), "python": sys.version.split()[0]}
 
 
 def _train(run_dir: Path, mode: str, config, init_from=None) -> dict:
@@ -176,11 +158,7 @@ def main(argv=None) -> int:
     recipe.update(parse_set_args(args.recipe_set))
     started = time.time()
     out = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "git_commit": _git_commit(),
-        "machine": machine(),
-        "loadavg_start": list(os.getloadavg()),
+        **provenance(),
         "profile": args.profile,
         "plan": PLAN,
         "overrides": overrides,

@@ -25,7 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from paired_vs_unpaired import PLAN, _git_commit, machine  # noqa: E402
+from paired_vs_unpaired import PLAN  # noqa: E402
+from provenance import provenance  # noqa: E402
 
 from sepgan_lib.config import make_config  # noqa: E402
 from sepgan_lib.train import train  # noqa: E402
@@ -77,11 +78,7 @@ def main(argv=None) -> int:
     root = Path(args.run_root)
     names = [n for n in args.only.split(",") if n] or list(VARIANTS)
     out = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "git_commit": _git_commit(),
-        "machine": machine(),
-        "loadavg_start": list(os.getloadavg()),
+        **provenance(),
         "plan": PLAN,
         "profile": "cpu",
         "supervised": SUP,
