@@ -167,8 +167,9 @@ def main(argv=None) -> int:
         "points": [],
     }
     root = Path(args.run_root)
-    for n in paired:
-        for seed in range(args.seeds):
+    # seeds outer: an interrupted grid still holds whole seeds (results written after each point)
+    for seed in range(args.seeds):
+        for n in paired:
             point = run_point(root, args.profile, n, seed, overrides, recipe, args.allow_unhealthy)
             out["points"].append(point)
             out["failures"] = sum(len(p["failures"]) for p in out["points"])
