@@ -7,7 +7,7 @@ of style b):
 1. the supervised model (``SUP_SETTINGS``: trained until its validation loss stops improving);
 2. from its best weights, for the same number of separator steps on the same paired batches,
    the equal-compute control (``--mode supervised --init-from SUP``) and the semi-supervised
-   model (``--mode semi --init-from SUP``, the recipe ``RECIPE``): the unpaired data is the
+   model (``--mode semi --init-from SUP``, the recipe ``fair_test.CONTINUATION``): the unpaired data is the
    only difference between the two;
 3. both evaluated on the test songs (BSS Eval, ``evaluate.evaluate_run``) and compared per
    song (``evaluate.compare_results``: semi minus control, median with a bootstrap 95%
@@ -37,30 +37,16 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 from provenance import provenance  # noqa: E402
 
-from sepgan_lib import evaluate, health  # noqa: E402
+from sepgan_lib import evaluate, fair_test, health  # noqa: E402
 from sepgan_lib.config import make_config, parse_set_args  # noqa: E402
 from sepgan_lib.train import train  # noqa: E402
 
 PLAN = "synthetic_shift"
-# The supervised model: trained to convergence (its validation loss stopped improving).
+# The supervised model: trained to convergence (its validation loss stopped improving); the
+# cpu profile's own max_epochs and patience, written out so that the results file says so.
 SUP_SETTINGS = {"max_epochs": 12, "patience": 2}
-# Control and semi-supervised continuation: a fixed budget (patience = max_epochs: every epoch
-# runs, the best epoch by validation loss is kept), and the semi-supervised recipe chosen on
-# the validation loss by experiments/sweep_recipe.py (see sweep_recipe.json).
-RECIPE = {
-    "max_epochs": 2,  # 2 x 100 separator steps (the cpu profile's epoch_it)
-    "patience": 2,
-    # the lowest validation loss of experiments/sweep_recipe.py (sweep_recipe.json: one seed,
-    # 100 steps): the cpu profile's own critic settings (1 iteration per step at lr 2e-4, no
-    # warm-up, alpha = beta = 0.001) beat 5 iterations at 5e-4 after a 100-iteration warm-up
-    "num_disc": 1,
-    "init_disc_lr": 2e-4,
-    "critic_warmup_steps": 0,
-    "alpha": 1e-3,
-    "beta": 1e-3,
-}
-
-SMOKE_RECIPE = {"max_epochs": 1, "patience": 1, "critic_warmup_steps": 2, "num_disc": 2}
+# Control and semi-supervised continuation: the library's recipe (fair_test.CONTINUATION,
+# chosen on the validation loss by experiments/sweep_recipe.py, see sweep_recipe.json).
 
 
 def _train(run_dir: Path, mode: str, config, init_from=None) -> dict:
@@ -104,7 +90,7 @@ def run_point(
         point["failures"].append("supervised")
         if not allow_unhealthy:
             return point
-    cont_config = make_config(profile, {**base, **recipe})
+    cont_config = make_config(profile, {**base, **recipe})  # = fair_test.continuation_config
     for name, mode in (("control", "supervised"), ("semi", "semi")):
         point["runs"][name] = _train(folder / name, mode, cont_config, init_from=folder / "sup")
         if not point["runs"][name]["healthy"]:
@@ -154,7 +140,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     paired = [int(p) for p in args.paired.split(",") if p.strip()]
     overrides = parse_set_args(args.set)
-    recipe = {**(SMOKE_RECIPE if args.profile == "smoke" else RECIPE)}
+    recipe = fair_test.continuation_overrides(args.profile)
     recipe.update(parse_set_args(args.recipe_set))
     started = time.time()
     out = {

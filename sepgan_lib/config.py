@@ -116,7 +116,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "base_filters": 8,
         "critic_filters": 8,
         "epoch_it": 100,
-        "max_epochs": 4,
+        # until the validation loss stops improving (the fair test starts from that model)
+        "max_epochs": 12,
         "patience": 2,
         "num_disc": 1,
         "init_sup_sep_lr": 5e-4,

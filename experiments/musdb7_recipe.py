@@ -1,0 +1,205 @@
+"""The fair test on real songs: the book's recipe on the ``musdb7`` plan (issue 11).
+
+Paired MUSDB18(-7) train songs; unpaired MUSDB songs and MIR-1K clips; validation on MUSDB
+songs and MIR-1K clips; ``test_mir1k`` (MIR-1K clips of other singers) a shifted test set,
+``test`` the MUSDB test subset when the root holds it. One point of ``sepgan_lib.fair_test``
+per seed:
+
+1. the supervised model (the ``cpu`` profile: early stopping, at most 12 epochs of 100 steps);
+2. from its best weights, the equal-compute control and the semi-supervised model
+   (``fair_test.CONTINUATION``: 200 separator steps each);
+3. all three, and the baselines (mixture, REPET-SIM, oracle IRM), scored with BSS Eval on
+   ``valid`` and on every test set with songs; semi minus control (and each minus the
+   supervised model) compared per song with a bootstrap 95 % interval.
+
+The results JSON holds the command, date, commit, machine, the training time of each run and
+the comparisons. Training is at most about 20 minutes per seed on 2 cores; scoring
+the 123 clips of the shared data takes about as long again.
+
+    python experiments/musdb7_recipe.py --musdb /data/MUSDB18-7 --mir1k /data/MIR-1K
+    python experiments/musdb7_recipe.py --profile smoke --splits test_mir1k   # a few minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+
+from provenance import provenance  # noqa: E402
+
+from sepgan_lib import evaluate, fair_test, health  # noqa: E402
+from sepgan_lib.config import make_config, parse_set_args  # noqa: E402
+from sepgan_lib.plans import load_plan  # noqa: E402
+
+SHARED = HERE.parent.parent / "shared" / "data"
+PLAN = "musdb7"
+PAIRS = (("semi", "control"), ("control", "supervised"), ("semi", "supervised"))
+
+
+def _medians(result: dict) -> dict:
+    return {s: result["summary"][s]["SDR"]["median"] for s in ("vocals", "accompaniment")}
+
+
+def _comparison(base: dict, other: dict, allow_unhealthy: bool) -> dict:
+    diff = evaluate.compare_results(base, other, allow_unhealthy=allow_unhealthy)
+    return {
+        "n": diff["n"],
+        **{
+            s: {k: diff[s][k] for k in ("median_diff", "ci_low", "ci_high", "wins", "losses")}
+            for s in ("vocals", "accompaniment")
+        },
+    }
+
+
+def run_seed(
+    root: Path, profile, seed, roots, splits, overrides, changes, allow_unhealthy=False
+) -> dict:
+    """One seed: train the three runs, score them and the baselines on ``splits``. A run
+    that fails its health check ends the seed (``failures``) unless ``allow_unhealthy`` (for
+    tests of this script: the seed is then marked ``"compared_unhealthy"``, not a result)."""
+    config = make_config(profile, {**overrides, "seed": seed})
+    dirs = {name: root / f"seed{seed}" / name for name in fair_test.RUNS}
+    out = {"seed": seed, "runs": {}, "failures": [], "splits": {}}
+    for name in fair_test.RUNS:
+        if out["failures"] and not allow_unhealthy:
+            break  # nothing is continued from a broken supervised model
+        started = time.time()
+        result = fair_test.train_point(
+            dirs, config, profile, PLAN, roots, changes=changes, only=(name,)
+        )[name]
+        out["runs"][name] = {
+            "steps": result["steps"],
+            "best_epoch": result["best_epoch"],
+            "best_valid_loss": result["best_valid_loss"],
+            "stopped": result["stopped"],
+            "train_seconds": sum(h["seconds"] for h in result["history"]),
+            "wall_seconds": time.time() - started,
+            "healthy": not health.failed(result.get("health")),
+        }
+        if not out["runs"][name]["healthy"]:
+            out["failures"].append(name)
+    if out["failures"]:
+        if not allow_unhealthy:
+            return out
+        out["compared_unhealthy"] = True
+    for split in splits:
+        scores = {
+            name: evaluate.evaluate_run(
+                dirs[name],
+                plan=PLAN,
+                roots=roots,
+                split=split,
+                baselines=name == "supervised",
+                progress=False,
+                allow_unhealthy=allow_unhealthy,
+            )
+            for name in fair_test.RUNS
+        }
+        base = scores["supervised"]["baselines"]
+        medians = {name: _medians(r) for name, r in scores.items()}
+        medians.update({f"baseline {m}": _medians({"summary": s}) for m, s in base.items()})
+        out["splits"][split] = {
+            "n": len(scores["supervised"]["tracks"]),
+            "sdr_median": medians,
+            "compare": {
+                f"{a} - {b}": _comparison(scores[b], scores[a], allow_unhealthy) for a, b in PAIRS
+            },
+        }
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    parser.add_argument("--musdb", default=str(SHARED / "MUSDB18-7"), help="MUSDB18(-7) root")
+    parser.add_argument("--mir1k", default=str(SHARED / "MIR-1K"), help="MIR-1K root")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument(
+        "--splits", default=None, help="roles to score (default: valid and every test set)"
+    )
+    parser.add_argument("--run-root", default=str(HERE / "runs" / "musdb7_recipe"))
+    parser.add_argument("--out", default=str(HERE / "results" / "musdb7_recipe.json"))
+    parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for every run")
+    parser.add_argument(
+        "--recipe-set", action="append", default=[], help="KEY=VALUE for control and semi"
+    )
+    parser.add_argument(
+        "--allow-unhealthy",
+        action="store_true",
+        help="score and compare runs that failed their health check (for tests: not a result)",
+    )
+    args = parser.parse_args(argv)
+    roots = {"musdb": args.musdb, "mir1k": args.mir1k}
+    overrides = parse_set_args(args.set)
+    changes = parse_set_args(args.recipe_set)
+    data_plan = load_plan(PLAN, roots, make_config(args.profile, overrides))
+    if args.splits:
+        splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+    else:
+        splits = ["valid"] + [s for s in evaluate.test_splits(data_plan)]
+    empty = [s for s in splits if not data_plan.tracks(s)]
+    if empty:
+        parser.error(f"no songs in role(s) {', '.join(empty)} of plan {PLAN!r} with {roots}")
+    out = {
+        **provenance(),
+        "profile": args.profile,
+        "plan": PLAN,
+        "roots": roots,
+        "songs_per_role": {r: len(t) for r, t in data_plan.roles.items()},
+        "overrides": overrides,
+        "recipe": {**fair_test.continuation_overrides(args.profile), **changes},
+        "seeds": [],
+    }
+    started = time.time()
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        point = run_seed(
+            Path(args.run_root),
+            args.profile,
+            seed,
+            roots,
+            splits,
+            overrides,
+            changes,
+            args.allow_unhealthy,
+        )
+        out["seeds"].append(point)
+        out["seconds"] = time.time() - started
+        out["loadavg_end"] = list(os.getloadavg())
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+        for line in _lines(point):
+            print(line, flush=True)
+    print(f"written {args.out}")
+    return 0
+
+
+def _lines(point: dict) -> list[str]:
+    head = f"seed {point['seed']}: "
+    if point["failures"] and not point.get("compared_unhealthy"):
+        return [head + f"FAILED health check: {', '.join(point['failures'])}"]
+    lines = []
+    for split, record in point["splits"].items():
+        med = record["sdr_median"]
+        lines.append(
+            head
+            + f"{split} ({record['n']} songs) vocals SDR medians: "
+            + ", ".join(f"{name} {m['vocals']:.2f}" for name, m in med.items())
+        )
+        for pair, diff in record["compare"].items():
+            d = diff["vocals"]
+            lines.append(
+                f"  {pair}: vocals {d['median_diff']:+.2f} dB "
+                f"[{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]"
+            )
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
