@@ -163,19 +163,45 @@ class Chapter:
     config: Any
     seed: int = 0
 
-    def run_dir(self, mode: str) -> Path:
-        """The training run of ``mode`` ("supervised" or "semi") shared by all chapters.
+    @property
+    def run_configs(self) -> dict[str, Any]:
+        """Each run's configuration (:func:`fair_test.run_configs`): ``supervised`` is the
+        chapter's, ``control`` and ``semi`` continue it with the recipe's settings."""
+        from .fair_test import run_configs
 
-        The folder name carries a digest of the configuration, so a later build with another
-        configuration (an upgraded profile, a ``--set``) trains anew instead of refusing the
-        old run folder.
+        return run_configs(self.config, self.profile)
+
+    def run_dir(self, run: str) -> Path:
+        """The folder of a training run shared by all chapters: ``supervised``, ``control``
+        or ``semi`` (the three runs of :mod:`sepgan_lib.fair_test`).
+
+        The folder name carries a digest of the run's configuration and, for a continued run,
+        of the run it starts from, so a later build with another configuration (an upgraded
+        profile, a ``--set``) trains anew instead of refusing the old run folder.
         """
         import hashlib
 
+        from .fair_test import RUNS
+
+        if run not in RUNS:
+            raise BookError(f"unknown run {run!r}; runs: {', '.join(RUNS)}")
         plan_label = Path(self.plan).stem if Path(self.plan).suffix else self.plan
-        settings = json.dumps(self.config.to_dict(), sort_keys=True).encode()
-        digest = hashlib.sha1(settings).hexdigest()[:8]
-        return self.run_root / f"{plan_label}-{self.profile}-{mode}-{digest}"
+        settings = self.run_configs[run].to_dict()
+        if run != "supervised":
+            settings["init_from"] = self.run_dir("supervised").name
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+        return self.run_root / f"{plan_label}-{self.profile}-{run}-{digest}"
+
+    def train_runs(self, runs: Sequence[str] = ("supervised", "control", "semi")) -> dict:
+        """Train (or reuse, when finished) ``runs`` of the fair test, in order; returns each
+        run's ``train`` result. Chapters 3 and 4 train them in the page; later chapters call
+        this so that each chapter also runs on its own."""
+        from .fair_test import train_point
+
+        dirs = {run: self.run_dir(run) for run in ("supervised", "control", "semi")}
+        return train_point(
+            dirs, self.config, self.profile, self.plan, self.roots or None, only=tuple(runs)
+        )
 
     @property
     def figures_path(self) -> Path:
@@ -253,7 +279,7 @@ def musdb_preview(root: str | Path | None = None) -> Path:
 def setup_chapter(
     name: str,
     profile: str = "cpu",
-    plan: str = "synthetic",
+    plan: str = "synthetic_shift",
     roots: Mapping[str, str] | Sequence[str] | None = None,
     run_root: str | Path = "runs",
     seed: int = 0,

@@ -101,3 +101,46 @@ def compare(control: dict, semi: dict, allow_unhealthy: bool = False) -> dict:
     from .evaluate import compare_results
 
     return compare_results(control, semi, allow_unhealthy=allow_unhealthy)
+
+
+# --- the recorded grid (experiments/paired_vs_unpaired.py) ------------------------------------
+RECORDED_GRID = Path("experiments") / "results" / "paired_vs_unpaired.json"
+
+
+def recorded_grid(root: str | Path | None = None) -> dict | None:
+    """The recorded results of ``experiments/paired_vs_unpaired.py`` in the checkout ``root``
+    (default: the one this library runs from), or None when the file is not there (a
+    pip-installed library without the repository, as on Colab)."""
+    import json
+
+    from .book import ROOT
+
+    path = Path(root or ROOT) / RECORDED_GRID
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def grid_rows(recorded: dict, source: str = "vocals") -> list[dict]:
+    """One row per compared point of a recorded grid: ``paired``, ``seed``, ``n_test``, the
+    SDR medians of control and semi, and semi minus control (median, interval, wins)."""
+    rows = []
+    for point in recorded["points"]:
+        if "semi_minus_control" not in point or point.get("compared_unhealthy"):
+            continue
+        diff = point["semi_minus_control"][source]
+        rows.append(
+            {
+                "paired": point["paired"],
+                "seed": point["seed"],
+                "n_test": point["n_test"],
+                "control": point["sdr_median"]["control"][source],
+                "semi": point["sdr_median"]["semi"][source],
+                "semi - control": diff["median_diff"],
+                "ci_low": diff["ci_low"],
+                "ci_high": diff["ci_high"],
+                "wins": diff["wins"],
+                "losses": diff["losses"],
+            }
+        )
+    return rows
