@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     parser.add_argument("--paired", default="2,4,8,16", help="paired songs, comma separated")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--run-root", default=str(HERE / "runs" / "paired_vs_unpaired"))
-    parser.add_argument("--out", default=str(HERE / "paired_vs_unpaired.json"))
+    parser.add_argument("--out", default=str(HERE / "results" / "paired_vs_unpaired.json"))
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for every run")
     parser.add_argument(
         "--recipe-set", action="append", default=[], help="KEY=VALUE for control and semi"
