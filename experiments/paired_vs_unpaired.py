@@ -79,8 +79,13 @@ def run_point(
     overrides: dict,
     recipe: dict,
     allow_unhealthy: bool = False,
+    semi_changes: dict | None = None,
+    semi_name: str = "semi",
 ):
-    """One point of the grid: supervised, then control and semi from its weights, compared."""
+    """One point of the grid: supervised, then control and semi from its weights, compared.
+
+    ``semi_changes`` (an ablation, e.g. ``{"alpha": 0.0}``) apply to the semi run only, kept
+    in the folder ``semi_name``: the supervised and control runs of the grid are reused."""
     folder = root / f"paired{paired}-seed{seed}"
     base = {**overrides, "shift_paired": paired, "seed": seed}
     sup_config = make_config(profile, {**base, **_sup_settings(profile)})
@@ -91,8 +96,10 @@ def run_point(
         if not allow_unhealthy:
             return point
     cont_config = make_config(profile, {**base, **recipe})  # = fair_test.continuation_config
+    configs = {"control": cont_config, "semi": cont_config.replace(**(semi_changes or {}))}
+    folders = {"control": folder / "control", "semi": folder / semi_name}
     for name, mode in (("control", "supervised"), ("semi", "semi")):
-        point["runs"][name] = _train(folder / name, mode, cont_config, init_from=folder / "sup")
+        point["runs"][name] = _train(folders[name], mode, configs[name], init_from=folder / "sup")
         if not point["runs"][name]["healthy"]:
             point["failures"].append(name)
     if point["failures"]:
@@ -101,7 +108,7 @@ def run_point(
         point["compared_unhealthy"] = True
     scores = {
         name: evaluate.evaluate_run(
-            folder / name,
+            folders[name],
             plan=PLAN,
             split="test",
             progress=False,
@@ -133,6 +140,13 @@ def main(argv=None) -> int:
         "--recipe-set", action="append", default=[], help="KEY=VALUE for control and semi"
     )
     parser.add_argument(
+        "--semi-set",
+        action="append",
+        default=[],
+        help="KEY=VALUE for the semi run only (an ablation; use with --semi-name)",
+    )
+    parser.add_argument("--semi-name", default="semi", help="folder of the semi run")
+    parser.add_argument(
         "--allow-unhealthy",
         action="store_true",
         help="compare points with unhealthy runs too (still counted as failures; for tests)",
@@ -142,6 +156,9 @@ def main(argv=None) -> int:
     overrides = parse_set_args(args.set)
     recipe = fair_test.continuation_overrides(args.profile)
     recipe.update(parse_set_args(args.recipe_set))
+    semi_changes = parse_set_args(args.semi_set)
+    if semi_changes and args.semi_name == "semi":
+        parser.error("--semi-set needs --semi-name (the grid's own semi runs keep 'semi')")
     started = time.time()
     out = {
         **provenance(),
@@ -150,13 +167,24 @@ def main(argv=None) -> int:
         "overrides": overrides,
         "supervised_settings": _sup_settings(args.profile),
         "recipe": recipe,
+        "semi_changes": semi_changes,
         "points": [],
     }
     root = Path(args.run_root)
     # seeds outer: an interrupted grid still holds whole seeds (results written after each point)
     for seed in range(args.seeds):
         for n in paired:
-            point = run_point(root, args.profile, n, seed, overrides, recipe, args.allow_unhealthy)
+            point = run_point(
+                root,
+                args.profile,
+                n,
+                seed,
+                overrides,
+                recipe,
+                args.allow_unhealthy,
+                semi_changes,
+                args.semi_name,
+            )
             out["points"].append(point)
             out["failures"] = sum(len(p["failures"]) for p in out["points"])
             out["seconds"] = time.time() - started

@@ -33,3 +33,18 @@ def test_paired_vs_unpaired_smoke_writes_the_results_json(tmp_path):
         assert diff["ci_low"] <= diff["median_diff"] <= diff["ci_high"]
         for model in ("control", "semi"):
             assert isinstance(point["sdr_median"][model][source], float)
+
+    # an ablation of the semi run only reuses the point's supervised and control runs
+    ablation = tmp_path / "ablation.json"
+    cmd = [c if c != str(out) else str(ablation) for c in cmd]
+    cmd += ["--semi-set", "alpha=0", "--semi-name", "semi-alpha0"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = json.loads(ablation.read_text())
+    assert again["semi_changes"] == {"alpha": 0.0}
+    (ablated,) = again["points"]
+    assert ablated["runs"]["semi"]["run_dir"].endswith("semi-alpha0")
+    for name in ("supervised", "control"):
+        assert ablated["runs"][name]["run_dir"] == point["runs"][name]["run_dir"]
+        assert ablated["runs"][name]["steps"] == point["runs"][name]["steps"]
+    assert ablated["runs"]["semi"]["steps"] == point["runs"]["semi"]["steps"]
