@@ -1,0 +1,130 @@
+"""Markdown tables of the recorded results, for the READMEs (numbers are copied from the files
+by this script, not by hand).
+
+    python experiments/tables.py grid      [results/paired_vs_unpaired.json]
+    python experiments/tables.py musdb7    [results/musdb7_recipe.json]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCES = ("vocals", "accompaniment")
+
+
+def _diff(d: dict, n: int | None = None) -> str:
+    text = f"{d['median_diff']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]"
+    return text + (f", {d['wins']}/{n}" if n else "")
+
+
+def _header(recorded: dict) -> str:
+    load = recorded.get("loadavg_start", [None])[0]
+    return (
+        f"`{recorded['command']}`, {recorded['date']}, commit {str(recorded['git_commit'])[:7]}, "
+        f"{recorded['machine']['cpu_count']} CPUs, load average at start {load:.1f}, "
+        f"{recorded.get('seconds', 0) / 60:.0f} min in all"
+    )
+
+
+def grid_tables(recorded: dict) -> str:
+    """One row per point, then one per paired-song count over the seeds."""
+    lines = [_header(recorded), ""]
+    lines.append(
+        "| paired songs | seed | steps (sup + continuation) | vocals SDR control / semi "
+        "| vocals semi - control | accompaniment SDR control / semi "
+        "| accompaniment semi - control |"
+    )
+    lines.append("|---|---|---|---|---|---|---|")
+    per_count: dict[int, list[dict]] = {}
+    for point in recorded["points"]:
+        runs = point["runs"]
+        if "semi_minus_control" not in point:
+            lines.append(
+                f"| {point['paired']} | {point['seed']} | | failed health check: "
+                f"{', '.join(point['failures'])} | | | |"
+            )
+            continue
+        per_count.setdefault(point["paired"], []).append(point)
+        med, diff, n = point["sdr_median"], point["semi_minus_control"], point["n_test"]
+        lines.append(
+            f"| {point['paired']} | {point['seed']} | {runs['supervised']['steps']} + "
+            f"{runs['semi']['steps']} | {med['control']['vocals']:.2f} / {med['semi']['vocals']:.2f}"
+            f" | {_diff(diff['vocals'], n)} | {med['control']['accompaniment']:.2f} / "
+            f"{med['semi']['accompaniment']:.2f} | {_diff(diff['accompaniment'], n)} |"
+        )
+    lines += ["", "Over the seeds (mean of the per-seed medians; min to max):", ""]
+    lines.append(
+        "| paired songs | seeds | vocals SDR control | vocals SDR semi "
+        "| vocals semi - control | seeds with the interval above 0 "
+        "| accompaniment semi - control |"
+    )
+    lines.append("|---|---|---|---|---|---|---|")
+    for count, points in sorted(per_count.items()):
+
+        def spread(values):
+            return f"{statistics.mean(values):.2f} ({min(values):.2f} to {max(values):.2f})"
+
+        control = [p["sdr_median"]["control"]["vocals"] for p in points]
+        semi = [p["sdr_median"]["semi"]["vocals"] for p in points]
+        gain = [p["semi_minus_control"]["vocals"]["median_diff"] for p in points]
+        above = sum(p["semi_minus_control"]["vocals"]["ci_low"] > 0 for p in points)
+        acc = [p["semi_minus_control"]["accompaniment"]["median_diff"] for p in points]
+        lines.append(
+            f"| {count} | {len(points)} | {spread(control)} | {spread(semi)} | {spread(gain)} "
+            f"| {above} of {len(points)} | {spread(acc)} |"
+        )
+    return "\n".join(lines)
+
+
+def musdb7_tables(recorded: dict) -> str:
+    """Per seed and role: SDR medians of the runs and baselines, then the comparisons."""
+    lines = [_header(recorded), ""]
+    roles = recorded["songs_per_role"]
+    lines.append("songs per role: " + ", ".join(f"{r} {n}" for r, n in roles.items()))
+    for seed in recorded["seeds"]:
+        runs = seed["runs"]
+        lines += [
+            "",
+            f"Seed {seed['seed']}: "
+            + ", ".join(
+                f"{name} {r['steps']} steps ({r['train_seconds']:.0f} s)"
+                for name, r in runs.items()
+            ),
+        ]
+        if seed["failures"]:
+            lines.append(f"failed health check: {', '.join(seed['failures'])}")
+            continue
+        for split, record in seed["splits"].items():
+            lines += ["", f"`{split}` ({record['n']} songs), SDR medians (dB):", ""]
+            names = list(record["sdr_median"])
+            lines.append("| source | " + " | ".join(names) + " |")
+            lines.append("|---" * (len(names) + 1) + "|")
+            for s in SOURCES:
+                values = " | ".join(f"{record['sdr_median'][n][s]:.2f}" for n in names)
+                lines.append(f"| {s} | {values} |")
+            lines += ["", "| comparison | vocals | accompaniment |", "|---|---|---|"]
+            for pair, diff in record["compare"].items():
+                lines.append(
+                    f"| {pair} | {_diff(diff['vocals'], diff['n'])} "
+                    f"| {_diff(diff['accompaniment'], diff['n'])} |"
+                )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("grid", "musdb7"):
+        print(__doc__)
+        return 2
+    default = "paired_vs_unpaired.json" if argv[0] == "grid" else "musdb7_recipe.json"
+    path = Path(argv[1]) if len(argv) > 1 else HERE / "results" / default
+    recorded = json.loads(path.read_text())
+    print(grid_tables(recorded) if argv[0] == "grid" else musdb7_tables(recorded))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
