@@ -2,7 +2,8 @@
 by this script, not by hand).
 
     python experiments/tables.py grid      [results/paired_vs_unpaired.json]
-    python experiments/tables.py musdb7    [results/musdb7_recipe.json]
+    python experiments/tables.py musdb7    [results/musdb7_recipe.json]   # every table
+    python experiments/tables.py musdb7-summary [results/musdb7_recipe.json]
 """
 
 from __future__ import annotations
@@ -115,14 +116,55 @@ def musdb7_tables(recorded: dict) -> str:
     return "\n".join(lines)
 
 
+def musdb7_summary(recorded: dict) -> str:
+    """One row per seed and role (the baselines do not depend on the seed: one row each)."""
+    lines = [_header(recorded), ""]
+    lines.append(
+        "| seed | role (songs) | training s (sup + control + semi) | vocals SDR sup / control "
+        "/ semi | vocals semi - control | accompaniment SDR sup / control / semi "
+        "| accompaniment semi - control |"
+    )
+    lines.append("|---|---|---|---|---|---|---|")
+    baselines = {}
+    for seed in recorded["seeds"]:
+        runs = seed["runs"]
+        seconds = " + ".join(f"{runs[n]['train_seconds']:.0f}" for n in runs)
+        if seed["failures"]:
+            lines.append(f"| {seed['seed']} | | {seconds} | failed: {seed['failures']} | | | |")
+            continue
+        for split, record in seed["splits"].items():
+            med, diff = record["sdr_median"], record["compare"]["semi - control"]
+            baselines[f"{split} ({record['n']})"] = {
+                k.removeprefix("baseline "): v for k, v in med.items() if k.startswith("baseline")
+            }
+            cells = [
+                " / ".join(f"{med[n][s]:.2f}" for n in ("supervised", "control", "semi"))
+                for s in SOURCES
+            ]
+            lines.append(
+                f"| {seed['seed']} | {split} ({record['n']}) | {seconds} | {cells[0]} "
+                f"| {_diff(diff['vocals'], diff['n'])} | {cells[1]} "
+                f"| {_diff(diff['accompaniment'], diff['n'])} |"
+            )
+    lines += ["", "| role (songs) | baseline | vocals SDR | accompaniment SDR |"]
+    lines.append("|---|---|---|---|")
+    for role, methods in baselines.items():
+        for method, values in methods.items():
+            lines.append(
+                f"| {role} | {method} | {values['vocals']:.2f} | {values['accompaniment']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("grid", "musdb7"):
+    if not argv or argv[0] not in ("grid", "musdb7", "musdb7-summary"):
         print(__doc__)
         return 2
     default = "paired_vs_unpaired.json" if argv[0] == "grid" else "musdb7_recipe.json"
     path = Path(argv[1]) if len(argv) > 1 else HERE / "results" / default
     recorded = json.loads(path.read_text())
-    print(grid_tables(recorded) if argv[0] == "grid" else musdb7_tables(recorded))
+    tables = {"grid": grid_tables, "musdb7": musdb7_tables, "musdb7-summary": musdb7_summary}
+    print(tables[argv[0]](recorded))
     return 0
 
 
