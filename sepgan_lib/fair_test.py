@@ -13,7 +13,8 @@ fair comparison starts both from the same supervised model:
      the unpaired data seen through the two critics;
 
 3. ``control`` and ``semi`` evaluated on the test songs and compared per song
-   (:func:`compare`: semi minus control, the median with a bootstrap 95 % interval).
+   (``evaluate.compare_results(control, semi)``: semi minus control, the median with a
+   bootstrap 95 % interval).
 
 The book's chapters 3-5 run one such point live; ``experiments/paired_vs_unpaired.py`` runs
 the grid over paired-song counts and seeds, ``experiments/musdb7_recipe.py`` the real songs.
@@ -94,13 +95,6 @@ def train_point(
             progress=progress,
         )
     return results
-
-
-def compare(control: dict, semi: dict, allow_unhealthy: bool = False) -> dict:
-    """Semi minus control per song (``evaluate.compare_results`` of two evaluations)."""
-    from .evaluate import compare_results
-
-    return compare_results(control, semi, allow_unhealthy=allow_unhealthy)
 
 
 # --- the recorded grid (experiments/paired_vs_unpaired.py) ------------------------------------
