@@ -220,17 +220,14 @@ class Chapter:
 
     def describe(self) -> str:
         """What this chapter runs on: profile, seed, the plan, its roots and songs per role."""
-        roots = ", ".join(f"{k}={v}" for k, v in self.roots.items()) or "none (embedded data)"
+        # folder names only: a built page shows no path of the machine that built it
+        roots = ", ".join(f"{k}=.../{Path(v).name}" for k, v in self.roots.items())
         lines = [
             f"chapter {self.name}: profile {self.profile!r}, seed {self.seed}, "
-            f"runs in {self.run_root}",
-            f"data plan {self.plan!r}, roots: {roots}",
+            f"runs in the folder {Path(self.run_root).name!r}",
+            f"data plan {Path(self.plan).name!r}, roots: {roots or 'none (embedded data)'}",
         ]
         data_plan = self.load_plan()
-        if data_plan.roots:
-            lines.append(
-                "datasets: " + ", ".join(f"{k} at {v}" for k, v in data_plan.roots.items())
-            )
         counts = ", ".join(f"{role} {len(tracks)}" for role, tracks in data_plan.roles.items())
         lines.append(f"songs per role: {counts}")
         return "\n".join(lines)
@@ -387,6 +384,7 @@ def execute_chapter(
             log_output=False,
             execution_timeout=timeout,
         )
+        fold_parameter_cells(output)
     except PapermillExecutionError as err:
         raise BookError(
             f"chapter {notebook} failed in cell {err.exec_count}: {_error_text(err)}\n"
@@ -395,6 +393,19 @@ def execute_chapter(
     except Exception as err:  # kernel died, bad notebook, ...
         raise BookError(f"chapter {notebook} failed: {_error_text(err)}") from err
     return output
+
+
+def fold_parameter_cells(notebook: Path) -> None:
+    """Fold the parameters cell of an executed chapter (``hide-cell``) and drop papermill's
+    injected one (``remove-cell``: it holds the building machine's paths; the chapter's first
+    output states the parameters), so a page opens on its content."""
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        for marker, fold in (("parameters", "hide-cell"), ("injected-parameters", "remove-cell")):
+            if marker in tags and fold not in tags:
+                tags.append(fold)
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def widget_state(notebook: str | Path) -> dict:

@@ -1,11 +1,9 @@
-"""Notebook helpers for the book: audio players, spectrogram plots, widgets, source display.
+"""Notebook helpers for the book: audio players, spectrogram plots, tables, source display.
 
 Everything here renders twice: in a live kernel (Jupyter, Colab) and in the static HTML page
-that ``sepgan book`` builds. Static parts (players, figures, tables) are plain HTML with the
-audio or image embedded as base64, so they play and show without a kernel. Widgets (choose a
-song, a source, a model; an A/B switch; a spectrogram explorer) need a live kernel to react;
-their state at the time the chapter ran is embedded in the page, so the page shows them as
-they were left.
+that ``sepgan book`` builds. Players, figures and tables are plain HTML with the audio or
+image embedded as base64, so they play and show without a kernel; the widgets that choose
+between signals (``players``) are plain HTML and JavaScript for the same reason.
 
 Signals are mono float arrays ``[samples]`` at ``sr`` (8192 Hz by default); magnitudes are
 ``[freq, frames]`` linear magnitudes (not log).
@@ -29,10 +27,6 @@ SR = 8192
 N_FFT = 512
 HOP = 256
 
-KERNEL_NOTE = (
-    "Interactive: these controls need a live kernel (Jupyter or Colab). "
-    "On the built page they show the state in which the chapter was run."
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,209 +489,6 @@ def save_figures_json(path: str | Path, figures: Mapping[str, Any]) -> Path:
     return path
 
 
-# --------------------------------------------------------------------------------------------
-# widgets (live kernel; their state is embedded in the built page)
-# --------------------------------------------------------------------------------------------
-def _snapshot(title: str, image, player=None, extra: str = "") -> str:
-    """Static HTML of a widget's current picture and sound."""
-    parts = [f"<div><b>{html.escape(title)}</b> {extra}</div>"]
-    if image is not None and image.value:
-        parts.append(_img_tag(bytes(image.value), title))
-    if player is not None and player.value:
-        data = base64.b64encode(bytes(player.value)).decode("ascii")
-        parts.append(
-            f'<audio controls preload="metadata" style="width: 100%; max-width: 420px;">'
-            f'<source src="data:audio/wav;base64,{data}" type="audio/wav"></audio>'
-        )
-    return "".join(parts)
-
-
-def show_widget(widget) -> None:
-    """Display a widget of this module, followed by a collapsed static snapshot of its current
-    state (picture and player) for pages whose widget manager cannot load (offline)."""
-    from IPython.display import display
-
-    display(widget)
-    snapshot = getattr(widget, "sepgan_snapshot", None)
-    if snapshot is not None:
-        display(
-            HTMLBlock(
-                '<details class="sepgan-widget-snapshot"><summary>Static snapshot of these '
-                "controls (for a page read offline, where the interactive controls cannot "
-                f"load)</summary>{snapshot()}</details>",
-                "<widget snapshot>",
-            )
-        )
-
-
-def _note_widget():
-    import ipywidgets as w
-
-    return w.HTML(f'<small style="color: #666;"><i>{html.escape(KERNEL_NOTE)}</i></small>')
-
-
-def _spectrogram_png(audio: np.ndarray, sr: int, title: str, top_db: float = 80.0, **kw) -> bytes:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 2.4), constrained_layout=True)
-    spectrogram_image(ax, audio, sr, title=title, top_db=top_db, **kw)
-    return figure_png(fig)
-
-
-def separation_explorer(
-    results: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]],
-    sr: int = SR,
-    title: str = "Choose a song, a source and a model",
-):
-    """A widget: dropdowns for model, song and source over precomputed signals
-    ``results[model][song][source] -> audio``; shows the spectrogram and a player.
-
-    Include references under a model name such as ``"reference"`` and the mixture as a
-    source to compare by ear.
-    """
-    import ipywidgets as w
-
-    models = list(results)
-    songs = list(results[models[0]])
-    sources = list(results[models[0]][songs[0]])
-    model = w.Dropdown(options=models, value=models[0], description="model")
-    song = w.Dropdown(options=songs, value=songs[0], description="song")
-    source = w.ToggleButtons(options=sources, value=sources[0], description="source")
-    image = w.Image(format="png")
-    player = w.Audio(format="wav", autoplay=False, loop=False)
-
-    def update(_=None):
-        audio = results[model.value][song.value][source.value]
-        image.value = _spectrogram_png(audio, sr, f"{model.value}: {song.value}, {source.value}")
-        player.value = wav_bytes(audio, sr)
-
-    for control in (model, song, source):
-        control.observe(update, names="value")
-    update()
-    box = w.VBox(
-        [
-            w.HTML(f"<b>{html.escape(title)}</b>"),
-            w.HBox([model, song]),
-            source,
-            image,
-            player,
-            _note_widget(),
-        ]
-    )
-    box.sepgan_snapshot = lambda: _snapshot(
-        title, image, player, f"(model {model.value}, song {song.value}, source {source.value})"
-    )
-    return box
-
-
-def ab_switch(
-    a: np.ndarray,
-    b: np.ndarray,
-    sr: int = SR,
-    labels: tuple[str, str] = ("A", "B"),
-    blind: bool = True,
-    seed: int = 0,
-    title: str = "A/B listening",
-):
-    """A widget: an A/B switch between two signals of the same excerpt.
-
-    With ``blind=True`` the two are shuffled (by ``seed``) behind the names "A" and "B" and a
-    "reveal" button tells which was which.
-    """
-    import ipywidgets as w
-
-    pair = [(labels[0], a), (labels[1], b)]
-    if blind and np.random.default_rng(seed).random() < 0.5:
-        pair.reverse()
-    names = ("A", "B") if blind else (labels[0], labels[1])
-    switch = w.ToggleButtons(options=list(names), value=names[0], description="play")
-    player = w.Audio(format="wav", autoplay=False, loop=False)
-    image = w.Image(format="png")
-    reveal = w.Button(description="reveal", disabled=not blind)
-    answer = w.HTML("")
-
-    def update(_=None):
-        k = names.index(switch.value)
-        player.value = wav_bytes(pair[k][1], sr)
-        image.value = _spectrogram_png(pair[k][1], sr, switch.value)
-
-    def show(_=None):
-        answer.value = f"A = <b>{html.escape(pair[0][0])}</b>, B = <b>{html.escape(pair[1][0])}</b>"
-
-    switch.observe(update, names="value")
-    reveal.on_click(show)
-    update()
-    box = w.VBox(
-        [
-            w.HTML(f"<b>{html.escape(title)}</b>"),
-            w.HBox([switch, reveal]),
-            answer,
-            player,
-            image,
-            _note_widget(),
-        ]
-    )
-    box.sepgan_snapshot = lambda: _snapshot(title, image, player, f"(playing {switch.value})")
-    return box
-
-
-def spectrogram_explorer(
-    signals: Mapping[str, np.ndarray],
-    sr: int = SR,
-    title: str = "Spectrogram explorer",
-):
-    """A widget: pick a signal, the FFT size, the hop, the dynamic range and a time window;
-    redraws the log-magnitude spectrogram (the model's front-end is 512 / 256)."""
-    import ipywidgets as w
-
-    names = list(signals)
-    longest = max(len(np.asarray(s)) for s in signals.values()) / sr
-    which = w.Dropdown(options=names, value=names[0], description="signal")
-    n_fft = w.Dropdown(options=[128, 256, 512, 1024, 2048], value=N_FFT, description="n_fft")
-    hop_fraction = w.Dropdown(
-        options=[("n_fft / 2", 2), ("n_fft / 4", 4), ("n_fft / 8", 8)], value=2, description="hop"
-    )
-    top_db = w.IntSlider(value=80, min=20, max=120, step=10, description="range (dB)")
-    window = w.FloatRangeSlider(
-        value=(0.0, min(longest, 5.0)),
-        min=0.0,
-        max=round(longest, 2),
-        step=0.1,
-        description="time (s)",
-        readout_format=".1f",
-    )
-    image = w.Image(format="png")
-
-    def update(_=None):
-        audio = np.asarray(signals[which.value], dtype=np.float32)
-        start, stop = (int(v * sr) for v in window.value)
-        excerpt = audio[start : max(stop, start + n_fft.value)]
-        hop = n_fft.value // hop_fraction.value
-        image.value = _spectrogram_png(
-            excerpt,
-            sr,
-            f"{which.value}, n_fft {n_fft.value}, hop {hop}",
-            top_db=top_db.value,
-            n_fft=n_fft.value,
-            hop=hop,
-        )
-
-    for control in (which, n_fft, hop_fraction, top_db, window):
-        control.observe(update, names="value")
-    update()
-    box = w.VBox(
-        [
-            w.HTML(f"<b>{html.escape(title)}</b>"),
-            w.HBox([which, n_fft, hop_fraction]),
-            w.HBox([top_db, window]),
-            image,
-            _note_widget(),
-        ]
-    )
-    box.sepgan_snapshot = lambda: _snapshot(title, image, None, f"({which.value})")
-    return box
-
-
 __all__ = [
     "AudioPlayer",
     "audio_player",
@@ -712,13 +503,8 @@ __all__ = [
     "unet_shape_figure",
     "show_source",
     "save_figures_json",
-    "separation_explorer",
-    "ab_switch",
-    "spectrogram_explorer",
     "figure_png",
-    "KERNEL_NOTE",
     "method_diagram",
-    "show_widget",
 ]
 
 

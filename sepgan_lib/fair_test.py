@@ -101,18 +101,24 @@ def train_point(
 RECORDED_GRID = Path("experiments") / "results" / "paired_vs_unpaired.json"
 
 
-def recorded_grid(root: str | Path | None = None) -> dict | None:
-    """The recorded results of ``experiments/paired_vs_unpaired.py`` in the checkout ``root``
-    (default: the one this library runs from), or None when the file is not there (a
-    pip-installed library without the repository, as on Colab)."""
+def recorded_result(name: str, root: str | Path | None = None) -> dict | None:
+    """A recorded results file ``experiments/results/<name>`` of the checkout ``root``
+    (default: the one this library runs from), or None when it is not there (a pip-installed
+    library without the repository, as on Colab)."""
     import json
 
-    from .book import ROOT
+    from .book import ROOT  # the checkout this library runs from
 
-    path = Path(root or ROOT) / RECORDED_GRID
+    path = Path(root or ROOT) / Path(RECORDED_GRID).parent / name
     if not path.exists():
         return None
     return json.loads(path.read_text())
+
+
+def recorded_grid(root: str | Path | None = None) -> dict | None:
+    """The recorded results of ``experiments/paired_vs_unpaired.py`` (see
+    :func:`recorded_result`)."""
+    return recorded_result(Path(RECORDED_GRID).name, root)
 
 
 def grid_rows(recorded: dict, source: str = "vocals") -> list[dict]:
