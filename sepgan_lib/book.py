@@ -31,7 +31,6 @@ from .errors import SepganError
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_NAME = "python3"
-WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 BIBLIOGRAPHY = "references.bib"
 
 
@@ -408,12 +407,6 @@ def fold_parameter_cells(notebook: Path) -> None:
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
-def widget_state(notebook: str | Path) -> dict:
-    """The embedded ipywidgets state of an executed notebook (empty dict if none)."""
-    nb = json.loads(Path(notebook).read_text())
-    return nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE_MIME, {})
-
-
 # --------------------------------------------------------------------------------------------
 # staging and building
 # --------------------------------------------------------------------------------------------
@@ -575,7 +568,6 @@ __all__ = [
     "install_line",
     "sync_install_cells",
     "install_cell_mismatches",
-    "widget_state",
     "cli_book",
     "Chapter",
     "setup_chapter",

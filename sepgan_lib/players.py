@@ -43,6 +43,9 @@ window.sepganWidgets = window.sepganWidgets || {
       const on = panel.dataset.key === key;
       panel.style.display = on ? '' : 'none';
       const audio = panel.querySelector('audio');
+      if (on && audio && audio.dataset.copy && !audio.src) {  // a clip held by another panel
+        audio.src = document.getElementById(audio.dataset.copy).querySelector('source').src;
+      }
       if (on && audio) {
         try { audio.currentTime = Math.min(time, audio.duration || time); } catch (e) {}
         if (playing) audio.play().catch(() => {});
@@ -87,6 +90,30 @@ def _audio_tag(audio: np.ndarray, sr: int, label: str) -> str:
     )
 
 
+def _mp3_audio_tag(audio: np.ndarray, sr: int, label: str, element_id: str = "") -> str:
+    """A player with ``audio`` as MP3 at 16 kHz (MPEG has no 8192 Hz rate), a fifth of the
+    WAV's size, for explorers that embed dozens of clips; WAV where libsndfile has no MP3."""
+    import io
+
+    import soundfile as sf
+    import soxr
+
+    audio = np.nan_to_num(np.asarray(audio, np.float32).reshape(-1))
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    audio = audio * (0.99 / peak) if peak > 0.99 else audio
+    buffer = io.BytesIO()
+    try:
+        sf.write(buffer, soxr.resample(audio, sr, 16000), 16000, format="MP3")
+    except (sf.LibsndfileError, TypeError, ValueError):  # libsndfile before 1.1: no MP3
+        return _audio_tag(audio, sr, label).replace("<audio ", f'<audio id="{element_id}" ', 1)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'<audio id="{element_id}" controls preload="metadata" title="{html.escape(label)}" '
+        'style="width: 100%; max-width: 420px;">'
+        f'<source src="data:audio/mpeg;base64,{data}" type="audio/mpeg"></audio>'
+    )
+
+
 def spectrogram_png(
     audio: np.ndarray,
     sr: int,
@@ -104,6 +131,41 @@ def spectrogram_png(
         ax, audio, sr, title=title, top_db=top_db, ref=ref, colorbar=colorbar, **kwargs
     )
     return figure_png(fig)
+
+
+def quick_spectrogram(
+    audio: np.ndarray, sr: int, title: str, n_fft: int = 512, hop: int = 256, top_db: float = 80.0
+) -> str:
+    """An ``<img>`` of ``audio``'s dB spectrogram, one pixel a bin and a frame (no axes: the
+    caption names the ranges). Fast enough to draw every choice of an explorer in advance."""
+    import io
+
+    import matplotlib.image
+
+    from .display import _db, _magnitude
+
+    db = _db(_magnitude(np.asarray(audio, np.float32), n_fft, hop), top_db)
+    buffer = io.BytesIO()
+    # JPEG: a spectrogram's noise floor makes a PNG ten times larger for no visible gain
+    matplotlib.image.imsave(
+        buffer,
+        db[::-1],
+        cmap="magma",
+        vmin=-top_db,
+        vmax=0.0,
+        format="jpeg",
+        pil_kwargs={"quality": 80},
+    )
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    caption = (
+        f"{title}: 0 to {len(audio) / sr:.1f} s (left to right), 0 to {sr // 2} Hz (bottom to "
+        f"top), the loudest bin 0 dB, black -{top_db:g} dB"
+    )
+    return (
+        f'<img alt="{html.escape(title)}" src="data:image/jpeg;base64,{data}" style="width: 100%; '
+        'max-width: 640px; height: 220px; image-rendering: pixelated;">'
+        f'<div style="font-size: 0.85em;">{html.escape(caption)}</div>'
+    )
 
 
 def error_spectrogram_png(
@@ -177,26 +239,33 @@ def ab_listening(
 
 def choice_view(
     controls: Mapping[str, Sequence[str]],
-    render: Callable[..., tuple[bytes | None, np.ndarray | None]],
+    render: Callable[..., tuple[str | None, np.ndarray | None]],
     sr: int,
     title: str,
 ) -> HTMLBlock:
     """A picker over every combination of ``controls`` (``{"model": [...], "song": [...]}``):
-    ``render(*choice)`` gives each combination's PNG and audio (either may be ``None``). Every
+    ``render(*choice)`` gives each combination's picture (HTML) and audio (either may be
+    ``None``). Every
     combination is rendered now and held in the page; identical audio is embedded once."""
     names = list(controls)
     uid = _uid("choice", title, json.dumps({k: list(v) for k, v in controls.items()}))
     panels, players = [], {}
     for k, choice in enumerate(itertools.product(*controls.values())):
-        png, audio = render(*choice)
+        picture, audio = render(*choice)
         body = ""
         if audio is not None:
             digest = hashlib.sha1(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()
-            if digest not in players:
-                players[digest] = _audio_tag(audio, sr, " / ".join(choice))
-            body += f"<div>{players[digest]}</div>"
-        if png is not None:
-            body = _img_tag(png, " / ".join(choice)) + body
+            element = f"{uid}-{digest[:12]}"
+            if digest in players:  # the same clip again: a player that borrows its data
+                tag = (
+                    f'<audio controls preload="none" data-copy="{element}" '
+                    'style="width: 100%; max-width: 420px;"></audio>'
+                )
+            else:
+                players[digest] = tag = _mp3_audio_tag(audio, sr, " / ".join(choice), element)
+            body += f"<div>{tag}</div>"
+        if picture is not None:
+            body = picture + body
         panels.append(_panel("|".join(choice), body, shown=k == 0))
     selects = "".join(
         f'<label style="margin-right: 10px;">{html.escape(name)} '
@@ -229,7 +298,7 @@ def separation_explorer(
 
     def render(model, song, source):
         audio = np.asarray(results[model][song][source], np.float32)[:limit]
-        return spectrogram_png(audio, sr, f"{model}: {song}, {source}"), audio
+        return quick_spectrogram(audio, sr, f"{model}: {song}, {source}"), audio
 
     return choice_view({"model": models, "song": songs, "source": sources}, render, sr, title)
 
@@ -256,10 +325,8 @@ def spectrogram_explorer(
     def render(name, n_fft, hop, top_db):
         n_fft, top_db = int(n_fft), float(top_db)
         step = n_fft // int(hop.split("/")[1])
-        png = spectrogram_png(
-            excerpts[name], sr, f"{name}, n_fft {n_fft}, hop {step}", top_db, n_fft=n_fft, hop=step
-        )
-        return png, None
+        title = f"{name}, n_fft {n_fft}, hop {step}"
+        return quick_spectrogram(excerpts[name], sr, title, n_fft, step, top_db), None
 
     return choice_view(controls, render, sr, title)
 
@@ -268,6 +335,7 @@ __all__ = [
     "ab_listening",
     "choice_view",
     "error_spectrogram_png",
+    "quick_spectrogram",
     "separation_explorer",
     "spectrogram_explorer",
     "spectrogram_png",

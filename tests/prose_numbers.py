@@ -18,8 +18,27 @@ from pathlib import Path
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?![\w.]*\d)")
 GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`[^`]*`")
 LINK_TARGET = re.compile(r"\]\([^)]*\)|https?://\S+")
+CODE_SPAN = re.compile(r"`[^`\n]*`")  # code, not a measurement
 MATH_DISPLAY = re.compile(r"\$\$.*?\$\$", re.S)
 SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z(*-])|\n\s*\n|\n\s*[-*] ")
+
+
+def _without_code_blocks(text: str) -> str:
+    """``text`` less its fenced code blocks (```bash ...```); directives (```{admonition}
+    ...```) are prose and stay."""
+    kept, fences = [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            info = stripped[3:].strip()
+            if info:
+                fences.append("prose" if info.startswith("{") else "code")
+            elif fences:
+                fences.pop()
+            continue
+        if "code" not in fences:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _output_text(cell: dict) -> str:
@@ -72,7 +91,8 @@ def unheld_numbers(notebook: Path, figures: Path | None = None) -> list[tuple[st
         if cell["cell_type"] != "markdown":
             continue
         text = "".join(cell["source"])
-        text = MATH_DISPLAY.sub(" ", LINK_TARGET.sub(" ", GLUE_ROLE.sub(" ", text)))
+        text = GLUE_ROLE.sub(" ", _without_code_blocks(text))
+        text = CODE_SPAN.sub(" ", MATH_DISPLAY.sub(" ", LINK_TARGET.sub(" ", text)))
         for sentence in SENTENCE_END.split(text):
             if "{cite" in sentence:
                 continue

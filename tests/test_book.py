@@ -1,11 +1,11 @@
-"""The built book (smoke profile): pages, audio players, embedded widget state, and the pages
-opened in a real headless browser (Debian's chromium) without JavaScript errors.
+"""The built book (smoke profile): pages, audio players, the static widgets, and the pages
+opened in a real headless browser (Debian's chromium) without JavaScript errors, where the
+blind A/B is clicked: it switches what plays and keeps its answer hidden until revealed.
 
 The build is the session's ``smoke_book`` fixture (in ``test_notebooks.py``), so the chapters
 execute once per test session. The browser is driven through the DevTools protocol over a
 websocket (tornado's client, already installed with Jupyter). External hosts are mapped to
-"not found" so that the test behaves the same online and offline: the ipywidgets HTML manager
-comes from a CDN and cannot load here; the embedded widget state is checked in the page.
+"not found" so that the test behaves the same online and offline: a page must work offline.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from sepgan_lib import book
 
 NOTEBOOKS, ROOT = test_notebooks.NOTEBOOKS, test_notebooks.ROOT
 smoke_book = test_notebooks.smoke_book  # the session's shared build (a fixture)
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if not CHROMIUM and Path("/usr/bin/chromium").exists():
     CHROMIUM = "/usr/bin/chromium"
@@ -58,21 +57,26 @@ def test_every_page_is_built(smoke_book):
 
 @pytest.mark.slow
 @pytest.mark.book
-def test_chapter_pages_have_players_and_embedded_widget_state(smoke_book):
+def test_chapter_pages_have_players_and_static_widgets(smoke_book):
     html = smoke_book / "html"
     for notebook in NOTEBOOKS:
         page = _page(html, notebook).read_text()
         assert page.count("<audio") >= 2, f"{notebook.stem}: no audio players"
         assert "data:audio/wav;base64," in page
-        assert WIDGET_STATE in page, f"{notebook.stem}: widget state not embedded"
-        executed = smoke_book / "source" / notebook.relative_to(ROOT)
-        state = book.widget_state(executed)["state"]
-        some_model = next(iter(state))
-        assert some_model in page, (
-            f"{notebook.stem}: the notebook's widget models are not in the page"
-        )
-        assert "application/vnd.jupyter.widget-view+json" in page
+        assert 'class="sepgan-widget' in page, f"{notebook.stem}: no widget"
+        assert "window.sepganWidgets" in page, f"{notebook.stem}: the widgets' script is gone"
+        assert "application/vnd.jupyter.widget" not in page, f"{notebook.stem}: a kernel widget"
         assert "data:image/png;base64," in page or "_images/" in page
+
+
+@pytest.mark.slow
+@pytest.mark.book
+def test_pages_show_no_path_of_the_building_machine(smoke_book):
+    html = smoke_book / "html"
+    for notebook in NOTEBOOKS:
+        page = _page(html, notebook).read_text()
+        for path in (str(smoke_book), str(Path.home() / ".cache"), str(ROOT)):
+            assert path not in page, f"{notebook.stem} shows {path}"
 
 
 @pytest.mark.slow
@@ -275,7 +279,8 @@ class _DevTools:
         await asyncio.sleep(settle)
         players = await self.evaluate(
             """(async () => {
-                const audios = Array.from(document.querySelectorAll('audio'));
+                // a player that borrows another's clip (data-copy) loads it when shown
+                const audios = Array.from(document.querySelectorAll('audio:not([data-copy])'));
                 const ready = a => new Promise(done => {
                     if (a.readyState >= 1 || a.error) return done();
                     a.addEventListener('loadedmetadata', done, {once: true});
@@ -289,8 +294,7 @@ class _DevTools:
                     audio: audios.length,
                     audio_errors: audios.filter(a => a.error).length,
                     audio_durations: audios.map(a => a.duration),
-                    widget_state: document.querySelectorAll(
-                        'script[type="application/vnd.jupyter.widget-state+json"]').length,
+                    widgets: document.querySelectorAll('.sepgan-widget').length,
                     broken_images: Array.from(document.images).filter(
                         i => i.complete && i.naturalWidth === 0).map(i => i.src.slice(0, 80)),
                     body_text: document.body.innerText.length,
@@ -351,6 +355,66 @@ def test_pages_render_in_headless_chromium_without_javascript_errors(smoke_book,
         assert report["audio"] >= 2, f"{notebook.stem}: {report['audio']} audio players"
         assert report["audio_errors"] == 0, f"{notebook.stem}: players that cannot play"
         assert all(d and d > 0 for d in report["audio_durations"]), report["audio_durations"]
-        assert report["widget_state"] == 1, f"{notebook.stem}: widget state not in the DOM"
+        assert report["widgets"] >= 1, f"{notebook.stem}: no widget in the DOM"
     if os.environ.get("SEPGAN_BROWSER_REPORT"):
         Path(os.environ["SEPGAN_BROWSER_REPORT"]).write_text(json.dumps(reports, indent=2))
+
+
+# what the blind A/B of a page shows: which panel is visible, what its answer says, whether a
+# label of the models is anywhere in the visible text
+AB_STATE = """(() => {
+    const ab = document.querySelector('.sepgan-ab');
+    const visible = Array.from(ab.querySelectorAll('.sepgan-panel'))
+        .filter(p => p.style.display !== 'none').map(p => p.dataset.key);
+    const audio = ab.querySelector('.sepgan-panel:not([style*="none"]) audio');
+    return {visible, answer: ab.querySelector('.sepgan-answer').textContent,
+            text: ab.innerText, playing: audio ? !audio.paused : null,
+            source: audio ? audio.querySelector('source').src.slice(-40) : null};
+})()"""
+
+
+def _click(label: str) -> str:
+    return (
+        "Array.from(document.querySelector('.sepgan-ab').querySelectorAll('button'))"
+        f".find(b => b.textContent === '{label}').click()"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.book
+@pytest.mark.skipif(not CHROMIUM, reason="chromium is not installed (scripts/system-deps.sh)")
+def test_blind_ab_switches_and_stays_blind_until_revealed_without_a_kernel(smoke_book, tmp_path):
+    html = smoke_book / "html"
+    page = _page(html, ROOT / "book" / "05_evaluation.ipynb")
+    labels = ("control", "semi-supervised")
+    browser = _Chromium(tmp_path / "chromium-profile")
+    states = {}
+    try:
+
+        async def listen():
+            async with _DevTools(browser.ws_url) as devtools:
+                await devtools.open(f"{server.url}/{page.relative_to(html).as_posix()}")
+                states["start"] = await devtools.evaluate(AB_STATE)
+                await devtools.evaluate(
+                    "document.querySelector('.sepgan-ab .sepgan-panel audio').play()"
+                )
+                await devtools.evaluate(_click("B"))
+                states["B"] = await devtools.evaluate(AB_STATE)
+                await devtools.evaluate(_click("A"))
+                states["A"] = await devtools.evaluate(AB_STATE)
+                await devtools.evaluate(_click("reveal"))
+                states["revealed"] = await devtools.evaluate(AB_STATE)
+
+        with _Server(html) as server:
+            asyncio.run(asyncio.wait_for(listen(), 120))
+    finally:
+        browser.close()
+    assert states["start"]["visible"] == ["A"]
+    assert states["B"]["visible"] == ["B"] and states["A"]["visible"] == ["A"]
+    assert states["B"]["source"] != states["A"]["source"], "switching did not change the sound"
+    assert states["B"]["playing"], "the switch stopped the playback"
+    for state in ("start", "B", "A"):
+        assert states[state]["answer"] == ""
+        assert not any(label in states[state]["text"] for label in labels), states[state]["text"]
+    revealed = states["revealed"]["answer"]
+    assert all(label in revealed for label in labels), revealed

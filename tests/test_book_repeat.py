@@ -47,7 +47,12 @@ def _without_timings(value):
 @pytest.mark.slow
 def test_the_same_seed_builds_the_same_figures(smoke_book, tmp_path):
     again = tmp_path / "again"
-    build_book("smoke", build_dir=again, chapters=[f"book/{c}.ipynb" for c in TRAINING_CHAPTERS])
+    build_book(
+        "smoke",
+        build_dir=again,
+        chapters=[f"book/{c}.ipynb" for c in TRAINING_CHAPTERS],
+        seed=test_notebooks.SMOKE_SEED,
+    )
     for chapter in TRAINING_CHAPTERS:
         first = json.loads((smoke_book / "runs" / "figures" / f"{chapter}.json").read_text())
         second = json.loads((again / "runs" / "figures" / f"{chapter}.json").read_text())
