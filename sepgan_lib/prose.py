@@ -63,12 +63,40 @@ def interval_verdict(comparison: Mapping[str, Any]) -> str:
     return "includes zero"
 
 
-def trend(start: float, end: float, rel: float = 0.02, words=("rose", "fell", "stayed")) -> str:
-    """``"rose"``, ``"fell"`` or ``"stayed"`` (within ``rel`` of ``start``) from ``start`` to
-    ``end``."""
+def trend(
+    start: float, end: float, rel: float = 0.02, words=("rose", "fell", "stayed level")
+) -> str:
+    """``"rose"``, ``"fell"`` or ``"stayed level"`` (within ``rel`` of ``start``) from
+    ``start`` to ``end``."""
     if abs(end - start) <= rel * max(abs(start), 1e-12):
         return words[2]
     return words[0] if end > start else words[1]
+
+
+def intervals_verdict(comparisons) -> str:
+    """Where several paired comparisons' 95 % intervals lie, in words: ``"above zero in all
+    3"``, ``"below zero in all 3"`` or ``"above zero in 1, below in 1 and across zero in 1 of
+    3"``."""
+    comparisons = list(comparisons)
+    verdicts = [interval_verdict(c) for c in comparisons]
+    n = len(verdicts)
+    for side in ("above zero", "below zero"):
+        if verdicts.count(side) == n:
+            return f"{side} in all {n}"
+    parts = [
+        f"{word} in {verdicts.count(v)}"
+        for v, word in (
+            ("above zero", "above zero"),
+            ("below zero", "below"),
+            ("includes zero", "across zero"),
+        )
+        if verdicts.count(v)
+    ]
+    return (
+        ", ".join(parts[:-1]) + f" and {parts[-1]} of {n}"
+        if len(parts) > 1
+        else f"{parts[0]} of {n}"
+    )
 
 
 def ratio_words(ratio: float) -> str:
@@ -81,6 +109,7 @@ __all__ = [
     "glue_all",
     "interval",
     "interval_verdict",
+    "intervals_verdict",
     "ratio_words",
     "say",
     "signed",
