@@ -369,7 +369,8 @@ AB_STATE = """(() => {
     const audio = ab.querySelector('.sepgan-panel:not([style*="none"]) audio');
     return {visible, answer: ab.querySelector('.sepgan-answer').textContent,
             text: ab.innerText, playing: audio ? !audio.paused : null,
-            source: audio ? audio.querySelector('source').src.slice(-40) : null};
+            source: audio ? Array.from(audio.querySelector('source').src).reduce(
+                (h, c) => (h * 31 + c.charCodeAt(0)) | 0, 0) : null};
 })()"""
 
 
