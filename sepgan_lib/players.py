@@ -206,8 +206,13 @@ def ab_listening(
         pair.reverse()
     uid = _uid("ab", title, seed, len(a), len(b))
     panels = []
+    from .display import _magnitude
+
+    loudest = max(float(np.max(_magnitude(np.asarray(x, np.float32)))) for _, x in pair)
     for k, (name, (_, audio)) in enumerate(zip("AB", pair)):
-        body = _img_tag(spectrogram_png(audio, sr, f"{name}: spectrogram"), f"{name} spectrogram")
+        # one dB scale for both (0 dB: the louder one's loudest bin), so loudness compares too
+        png = spectrogram_png(audio, sr, f"{name}: spectrogram", ref=loudest or None)
+        body = _img_tag(png, f"{name} spectrogram")
         if truth is not None:
             png = error_spectrogram_png(audio, truth, sr, f"{name}: error (estimate - truth)")
             body += _img_tag(png, f"{name} error spectrogram")
