@@ -151,9 +151,9 @@ def train_steps(spec: dict) -> dict:
         return float(trainer.update_separator_supervised(paired_sup)["sup_loss"])
 
     def semi(trainer):
-        for j in range(num_disc):
-            float(trainer.update_critics(unpaired, [7, j])["critic_loss_vocals"])
-        return float(trainer.update_separator_semi(paired_semi, unpaired)["sep_loss"])
+        seeds = [[7, j] for j in range(num_disc)]
+        metrics = trainer.semi_iteration(paired_semi, [unpaired] * num_disc, unpaired, seeds)
+        return float(metrics["sep_loss"])
 
     def call(mode, fn):
         trainer = trainers["xla" if mode == "xla" else "function"]

@@ -217,29 +217,33 @@ class Trainer:
         return tape.gradient(scaled, variables), metrics
 
     def _critic_gradients(self, mix_u, voc_real, acc_real, seed, replica):
-        acc_fake, voc_fake = self._predict_cropped(mix_u)
-        reals = {"vocals": voc_real, "accompaniment": acc_real}
-        fakes = {"vocals": tf.stop_gradient(voc_fake), "accompaniment": tf.stop_gradient(acc_fake)}
-        one_sided = self.config.gradient_penalty == "one_sided"
-        grads, metrics = {}, {}
-        for i, (source, critic) in enumerate(self.critics.items()):
-            fake = fakes[source]
-            # interpolation weights drawn for the global batch, this replica's slice: any
-            # replica count draws the same weights for the same example
-            eps = distribute.replica_uniform(
-                tf.stack([tf.shape(fake)[0], 1, 1, 1]),
-                seed + tf.constant([0, i], tf.int64),
-                replica,
-                self.replicas,
+        # interpolation weights drawn for the global batch, this replica's slice: any replica
+        # count draws the same weights for the same example
+        shape = tf.stack([tf.shape(mix_u)[0], 1, 1, 1])
+        eps = {
+            source: distribute.replica_uniform(
+                shape, seed + tf.constant([0, i], tf.int64), replica, self.replicas
             )
-            with tf.GradientTape() as tape:
-                loss, values = steps.critic_loss(
-                    critic, reals[source], fake, self.config.lam, one_sided, eps
-                )
-                scaled = self._scaled(self.critic_optimizers[source], loss)
-            grads[source] = tape.gradient(scaled, critic.trainable_variables)
-            metrics.update({f"{k}_{source}": v for k, v in values.items()})
-        return grads, metrics
+            for i, source in enumerate(self.critics)
+        }
+        one_sided = self.config.gradient_penalty == "one_sided"
+        variables = [critic.trainable_variables for critic in self.critics.values()]
+        with tf.GradientTape() as tape:
+            critic_losses, metrics = steps.critics_loss(
+                self.separator,
+                self.critics,
+                (mix_u, voc_real, acc_real),
+                self.shapes.desired,
+                self.config.lam,
+                one_sided,
+                eps,
+            )
+            # each optimiser its own loss scale; the critics share no weight (see steps)
+            scaled = tf.add_n(
+                [self._scaled(self.critic_optimizers[s], loss) for s, loss in critic_losses.items()]
+            )
+        grads = tape.gradient(scaled, variables)
+        return dict(zip(self.critics, grads)), metrics
 
     # --- per-replica steps ------------------------------------------------------------------
     def _per_replica_metrics(self, metrics):
@@ -319,6 +323,14 @@ class Trainer:
             return {k: sum(float(r[k]) for r in runs) / len(runs) for k in runs[0]}
         mix, voc, acc = (tf.stack(part) for part in zip(*unpaired_batches))
         return self._critic_steps_fn(mix, voc, acc, tf.constant(seeds, tf.int64))
+
+    def semi_iteration(self, paired_batch, critic_batches, unpaired_batch, seeds):
+        """One outer iteration of semi-supervised training (:func:`.steps.semi_iteration`,
+        compiled and distributed): the step of both critics on each unpaired batch of
+        ``critic_batches`` with its seed of ``seeds``, then one separator step."""
+        metrics = dict(self.update_critics_stacked(critic_batches, seeds))
+        metrics.update(self.update_separator_semi(paired_batch, unpaired_batch))
+        return metrics
 
     def loss_term_gradients(self, paired_batch, unpaired_batch) -> dict[str, float]:
         """Norm of each weighted separator loss term's gradient and its cosine with the
@@ -566,9 +578,10 @@ def train(
             if mode == "semi":
                 seeds = [[seed, step * config.num_disc + j] for j in range(config.num_disc)]
                 critic_input = [next(critic_batches) for _ in range(config.num_disc)]
-                metrics.update(trainer.update_critics_stacked(critic_input, seeds))
                 unpaired_batch = next(separator_unpaired)
-                metrics.update(trainer.update_separator_semi(paired_batch, unpaired_batch))
+                metrics.update(
+                    trainer.semi_iteration(paired_batch, critic_input, unpaired_batch, seeds)
+                )
             else:
                 metrics.update(trainer.update_separator_supervised(paired_batch))
             values = _finite(metrics)
