@@ -339,3 +339,59 @@ def validation_windows(cache: SpectrogramCache, config: Config, max_seconds: flo
         np.log1p(np.stack(vocs))[..., None].astype(np.float32),
         np.stack(masks)[:, None, :, None].astype(np.float32),
     )
+
+
+# --- the pools of a run ------------------------------------------------------------------------
+@dataclass
+class Pools:
+    """The decoded songs of a run: paired, validation and (semi-supervised) the unpaired
+    ``mix``, ``vocals`` and ``acc`` pools."""
+
+    paired: SpectrogramCache
+    valid: SpectrogramCache
+    unpaired: dict[str, SpectrogramCache] | None = None
+
+    def problems(self) -> list[str]:
+        caches = [self.paired, self.valid, *(self.unpaired or {}).values()]
+        return sorted({p for c in caches for p in c.problems})
+
+
+def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pools:
+    """Decode the songs of a plan's roles into spectrogram caches."""
+    shapes = model_shapes(config)
+    roles = plan.roles
+    for role in ["paired", "valid"] + (
+        ["unpaired_mix", "unpaired_vocals", "unpaired_acc"] if mode == "semi" else []
+    ):
+        if not roles.get(role):
+            raise SepganError(f"data plan {plan.name!r} has no song in role {role!r}")
+    kw = {"progress": progress}
+    paired = SpectrogramCache.from_tracks(
+        roles["paired"], config, min_frames=shapes.input[1], label="paired songs", **kw
+    )
+    valid_tracks = roles["valid"][: config.valid_max_songs or None]
+    valid = SpectrogramCache.from_tracks(
+        valid_tracks, config, min_frames=1, label="validation songs", **kw
+    )
+    unpaired = None
+    if mode == "semi":
+        # pool -> (role, source, shortest usable song in frames, sources that must be audible)
+        pools = {
+            "mix": ("unpaired_mix", "mixture", shapes.input[1], ()),
+            "vocals": ("unpaired_vocals", "vocals", shapes.desired[1], ("vocals",)),
+            "acc": ("unpaired_acc", "accompaniment", shapes.desired[1], ("accompaniment",)),
+        }
+        unpaired = {
+            pool: SpectrogramCache.from_tracks(
+                roles[role],
+                config,
+                (source,),
+                min_frames,
+                require_audible=audible,
+                label=f"unpaired {source}",
+                **kw,
+            )
+            for pool, (role, source, min_frames, audible) in pools.items()
+        }
+    forget_spectrograms()
+    return Pools(paired, valid, unpaired)

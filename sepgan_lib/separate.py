@@ -31,7 +31,7 @@ import numpy as np
 from . import audio as audio_io
 from . import spectral
 from .config import Config
-from .errors import AudioError, SepganError
+from .errors import AudioError, SepganError, describe
 from .shapes import pad_freq, unet_shapes
 
 MODEL_FILE = Path("best") / "separator.keras"
@@ -344,7 +344,7 @@ def cli_separate(args) -> int:
             )
         except (SepganError, OSError) as err:
             failed.append(str(path))
-            tqdm.write(f"sepgan: error: {_describe(err, path)}", file=sys.stderr)
+            tqdm.write(f"sepgan: error: {describe(err, path)}", file=sys.stderr)
             continue
         finally:
             for note in notes:
@@ -358,9 +358,3 @@ def cli_separate(args) -> int:
         )
         return 1
     return 0
-
-
-def _describe(err: Exception, path: Path) -> str:
-    from .cli import describe
-
-    return describe(err, path)

@@ -17,8 +17,9 @@ import tensorflow as tf
 
 from sepgan_lib import distribute, losses, pipeline, steps
 from sepgan_lib.config import make_config
+from sepgan_lib.engine import Trainer
 from sepgan_lib.errors import ConfigError, SepganError
-from sepgan_lib.train import Trainer, train
+from sepgan_lib.train import train
 
 TIMEOUT = 900  # the machine is shared: generous
 
@@ -49,8 +50,8 @@ def random_cache(rng, lengths=(300, 200, 250)):
 @pytest.fixture(scope="module")
 def synthetic_pools():
     """Decode the smoke profile's synthetic set once, so worker processes only read caches."""
+    from sepgan_lib.pipeline import build_pools
     from sepgan_lib.plans import load_plan
-    from sepgan_lib.train import build_pools
 
     config = make_config("smoke")
     build_pools(load_plan("synthetic", None, config), config, "semi")
@@ -185,7 +186,7 @@ EQUIVALENCE = """
     import keras, numpy as np, tensorflow as tf
     from sepgan_lib import pipeline
     from sepgan_lib.config import make_config
-    from sepgan_lib.train import Trainer
+    from sepgan_lib.engine import Trainer
 
     # two-sided: the penalty is never 0, so its per-replica weights are compared too
     config = make_config("smoke", {"batch_size": 4, "gradient_penalty": "two_sided"})

@@ -143,7 +143,7 @@ def test_setup_installs_only_on_colab_and_imports_the_library(path):
     install = [line for line in setup.splitlines() if "pip install" in line]
     assert install and all(line.startswith("    ") for line in install), "install only in Colab"
     assert "import sepgan_lib" in setup
-    assert "book.setup_chapter(" in setup
+    assert "chapters.setup_chapter(" in setup
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from sepgan_lib import distribute, steps
 from sepgan_lib.config import make_config
-from sepgan_lib.train import Trainer
+from sepgan_lib.engine import Trainer
 
 CONFIG = make_config("smoke", {"batch_size": 4})
 
