@@ -45,7 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the Python traceback of an error"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(sub)
+    _add_run_commands(sub)
+    return parser
 
+
+def _add_data_commands(sub) -> None:
+    """``sepgan config``, ``sepgan data synth``, ``sepgan data check``."""
     p = sub.add_parser("config", help="print the resolved configuration of a profile")
     _add_config_args(p, "paper")
     p.set_defaults(handler="sepgan_lib.config:cli_config")
@@ -58,13 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--style", default="a", help="singer and band: a (default) or b")
-    p.set_defaults(handler="sepgan_lib.synth:cli_synth")
+    p.set_defaults(handler="sepgan_lib.synth_set:cli_synth")
     p = data_sub.add_parser("check", help="check a data plan's datasets and report problems")
     _add_plan_args(p)
     _add_config_args(p, "paper")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler="sepgan_lib.data_check:cli_check")
 
+
+def _add_run_commands(sub) -> None:
+    """``sepgan train``, ``separate``, ``evaluate``, ``compare`` and ``book``."""
     p = sub.add_parser("train", help="train a separator (supervised or semi-supervised)")
     p.add_argument("run_dir")
     p.add_argument("--mode", choices=("supervised", "semi"), required=True)
@@ -126,7 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=None, help="seed of every chapter's training runs (default 0)"
     )
     p.set_defaults(handler="sepgan_lib.book:cli_book")
-    return parser
 
 
 def cli_train(args) -> int:

@@ -9,6 +9,11 @@ they were left.
 
 Signals are mono float arrays ``[samples]`` at ``sr`` (8192 Hz by default); magnitudes are
 ``[freq, frames]`` linear magnitudes (not log).
+
+Why one module of about 800 lines: it is the chapters' one name for what they show
+(``from sepgan_lib import display as viz``), and its parts share the embedding of audio,
+images and widget state into the static page; nothing else in the library imports it (the
+layers: only ``chapters`` is above it). Split, every chapter's ``viz.`` calls would change.
 """
 
 from __future__ import annotations

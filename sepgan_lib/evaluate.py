@@ -9,9 +9,11 @@ of stopping the evaluation.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import csv
 import io
 import json
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import health
 from .cache import write_text_atomic
@@ -69,8 +72,6 @@ def evaluate_tracks(
     Returns ``{"tracks", "summary", "skipped"}`` and, with ``baselines``, ``baselines``
     (summaries) and ``baseline_tracks`` (per-song metrics of each baseline).
     """
-    from tqdm.auto import tqdm
-
     items = list(named_items)
     jobs = _resolve_jobs(jobs, len(items))
     bar = tqdm(total=len(items), desc="evaluating", unit="song", disable=not progress or None)
@@ -101,38 +102,44 @@ def evaluate_tracks(
                 results[i] = score(*prepare(item))
                 bar.update(1)
         else:
-            import concurrent.futures as cf
-            import multiprocessing
-
-            context = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
-                pending: dict = {}
-
-                def collect(block: bool) -> None:
-                    done, _ = cf.wait(
-                        pending,
-                        timeout=None if block else 0,
-                        return_when=cf.FIRST_COMPLETED,
-                    )
-                    for future in done:
-                        results[pending.pop(future)] = future.result()
-                        bar.update(1)
-
-                for i, item in enumerate(items):
-                    name, audio, estimate = prepare(item)
-                    if audio is None:
-                        results[i] = score(name, audio, estimate)
-                        bar.update(1)
-                        continue
-                    pending[pool.submit(score_song, name, audio, estimate, baselines, sr)] = i
-                    while len(pending) >= 2 * jobs:  # bound the songs held in memory
-                        collect(block=True)
-                    collect(block=False)
-                while pending:
-                    collect(block=True)
+            results.update(_score_in_processes(items, prepare, score, jobs, baselines, sr, bar))
     finally:
         bar.close()
     return _assemble([results[i] for i in range(len(items))], baselines)
+
+
+def _score_in_processes(items, prepare, score, jobs, baselines, sr, bar) -> dict[int, dict]:
+    """:func:`.metrics.score_song` of each prepared song in a pool of ``jobs`` processes
+    (``spawn``: TensorFlow is loaded here), at most ``2 * jobs`` songs in flight; the songs
+    that could not be prepared are scored (as skipped) here."""
+    results: dict[int, dict] = {}
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
+        pending: dict = {}
+
+        def collect(block: bool) -> None:
+            done, _ = cf.wait(
+                pending,
+                timeout=None if block else 0,
+                return_when=cf.FIRST_COMPLETED,
+            )
+            for future in done:
+                results[pending.pop(future)] = future.result()
+                bar.update(1)
+
+        for i, item in enumerate(items):
+            name, audio, estimate = prepare(item)
+            if audio is None:
+                results[i] = score(name, audio, estimate)
+                bar.update(1)
+                continue
+            pending[pool.submit(score_song, name, audio, estimate, baselines, sr)] = i
+            while len(pending) >= 2 * jobs:  # bound the songs held in memory
+                collect(block=True)
+            collect(block=False)
+        while pending:
+            collect(block=True)
+    return results
 
 
 def _assemble(scored: list[dict], baselines: bool) -> dict:

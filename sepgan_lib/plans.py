@@ -36,7 +36,7 @@ from .cache import cache_dir, write_text_atomic
 from .config import make_config
 from .datasets import LAYOUTS, READERS, Track
 from .errors import DataError
-from .synth import ensure_synthetic_set
+from .synth_set import ensure_synthetic_set
 
 ROLES = ("paired", "unpaired_mix", "unpaired_vocals", "unpaired_acc", "valid", "test")
 UNPAIRED = ("unpaired_mix", "unpaired_vocals", "unpaired_acc")

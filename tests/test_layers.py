@@ -3,6 +3,7 @@ contract fails on an import back up, also on one hidden inside a function."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -50,3 +51,29 @@ def test_the_contract_is_kept_and_fails_on_an_arrow_back_up(tmp_path):
     broken = _lint(tmp_path)
     assert broken.returncode != 0
     assert "sepgan_lib.metrics is not allowed to import sepgan_lib.health" in broken.stdout
+
+
+MAX_FUNCTION_LINES = 80
+MAX_MODULE_LINES = 500
+
+
+def test_no_function_is_longer_than_80_lines():
+    long = []
+    for path in sorted((ROOT / "sepgan_lib").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.name}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, f"split these functions: {long}"
+
+
+def test_a_long_module_says_why_in_its_docstring():
+    unexplained = []
+    for path in sorted((ROOT / "sepgan_lib").glob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if "Why one module" not in doc:
+                unexplained.append(path.name)
+    assert not unexplained, f"split these modules or say why they are one: {unexplained}"

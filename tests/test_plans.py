@@ -329,13 +329,13 @@ def test_save_and_load_index(tmp_path):
 
 
 def test_synthetic_plan_is_the_default(shared_cache):
-    synth = pytest.importorskip("sepgan_lib.synth")
-    if not hasattr(synth, "ensure_synthetic_set"):
-        pytest.skip("sepgan_lib.synth.ensure_synthetic_set is not written yet")
+    synth_set = pytest.importorskip("sepgan_lib.synth_set")
+    if not hasattr(synth_set, "ensure_synthetic_set"):
+        pytest.skip("sepgan_lib.synth_set.ensure_synthetic_set is not written yet")
     config = make_config("smoke")
     plan = load_plan(None, config=config)
     assert plan.name == "synthetic"
-    root = synth.ensure_synthetic_set(
+    root = synth_set.ensure_synthetic_set(
         tracks=config.synthetic_tracks, seconds=config.synthetic_seconds, seed=0
     )
     listing = datasets.read_synthetic(root)
