@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .audio import audio_info, load_audio, load_streams
-from .cache import cache_dir
+from .cache import atomic_file, cache_dir
 from .errors import AudioError, DataError
 
 SOURCES = ("mixture", "vocals", "accompaniment")
@@ -192,14 +191,8 @@ def decoded_cache_path(track: Track, sr: int = 8192) -> Path:
 
 
 def _write_atomic_npz(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, suffix=".npz") as handle:
+        np.savez(handle, **arrays)
 
 
 def load_track_cached_raw(

@@ -16,11 +16,11 @@ refuse to present the run as a result unless asked to (``allow_unhealthy``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from .cache import read_json
 from .datasets import load_track_cached
 from .errors import SepganError
 from .metrics import SOURCES, SkippedSong, score_with_floor
@@ -125,10 +125,7 @@ def check_run(run_dir, plan) -> dict:
 
 def run_health(run_dir) -> dict | None:
     """The health record of a finished run (None for an unfinished or unchecked run)."""
-    try:
-        finished = json.loads((Path(run_dir) / "finished.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    finished = read_json(Path(run_dir) / "finished.json", None)
     return finished.get("health") if isinstance(finished, dict) else None
 
 

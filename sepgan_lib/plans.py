@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from .cache import cache_dir, write_text_atomic
+from .cache import cache_dir, write_json
 from .config import make_config
 from .datasets import LAYOUTS, READERS, Track
 from .errors import DataError
@@ -165,13 +165,9 @@ class DataPlan:
         )
 
 
-def _write_json_atomic(path: Path, payload: Any) -> Path:
-    return write_text_atomic(path, json.dumps(payload, indent=1))
-
-
 def save_index(plan: DataPlan, path) -> Path:
     """Write the plan (every track of every role, the problems) as JSON."""
-    return _write_json_atomic(Path(path), plan.to_dict())
+    return write_json(path, plan.to_dict(), indent=1)
 
 
 def load_index(path) -> DataPlan:
@@ -462,7 +458,7 @@ def load_plan(plan: str | Path | None = None, roots=None, config=None, use_index
         except (OSError, ValueError, KeyError, TypeError):
             pass
     data_plan = _build(spec, resolved, problems, config)
-    _write_json_atomic(index_path, {"signature": signature, "plan": data_plan.to_dict()})
+    write_json(index_path, {"signature": signature, "plan": data_plan.to_dict()}, indent=1)
     return _checked_shift(data_plan, config)
 
 

@@ -25,7 +25,7 @@ import socket
 import time
 from pathlib import Path
 
-from .cache import write_text_atomic
+from .cache import read_json, write_json, write_text_atomic
 from .config_rules import FIXED
 from .errors import DataError, SepganError, TrainingError
 
@@ -39,19 +39,6 @@ PLAN_FILE = "plan_index.json"
 
 class RunFolderBusy(TrainingError):
     """Another live process trains in the same run folder."""
-
-
-def read_json(path: Path, default):
-    """The JSON in ``path``, or ``default`` when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return default
-
-
-def write_json(path: Path, data) -> None:
-    """``data`` as indented JSON, written atomically."""
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 # --- checks (read only) ----------------------------------------------------------------------

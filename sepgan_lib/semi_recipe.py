@@ -23,13 +23,12 @@ diagnostics.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import tensorflow as tf
 
-from .cache import write_text_atomic
+from .cache import read_json, write_json
 from .config import Config, apply_overrides
 from .errors import TrainingError
 
@@ -69,17 +68,14 @@ class Diagnostics:
 
     def __init__(self, run_dir: Path, step: int, warmup_done: int, writer, chief: bool):
         self.path, self.writer, self.chief = Path(run_dir) / DIAGNOSTICS, writer, chief
-        try:
-            entries = json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError):
-            entries = []
+        entries = read_json(self.path, [])
         self.entries = [e for e in entries if _kept(e, step, warmup_done)]
 
     def add(self, entry: dict, tensorboard_step: int, prefix: str = "diagnostics") -> None:
         self.entries.append(entry)
         if not self.chief:
             return
-        write_text_atomic(self.path, json.dumps(self.entries, indent=1) + "\n")
+        write_json(self.path, self.entries, indent=1)
         with self.writer.as_default(step=tensorboard_step):
             for key, value in entry.items():
                 if isinstance(value, float):

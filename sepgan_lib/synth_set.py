@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .audio import write_wav
-from .cache import cache_dir
+from .cache import cache_dir, read_json
 from .errors import DataError
 from .synth import GENERATOR_VERSION, SAMPLE_RATE, STEMS, generate_song, song_seed
 from .synth_styles import DEFAULT_STYLE, get_style
@@ -178,10 +178,7 @@ def write_synthetic_set(
 
 def read_manifest(root) -> dict | None:
     """The ``synthetic.json`` of a set, or None when it is missing or unreadable."""
-    try:
-        return json.loads((Path(root) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
+    return read_json(Path(root) / MANIFEST, None)
 
 
 def _is_complete(

@@ -31,6 +31,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import distribute, pipeline, runfolder, spectral
+from .cache import read_json, write_json
 from .config import Config, make_config
 from .engine import MODES, Trainer, make_strategy
 from .errors import SepganError, TrainingError
@@ -148,7 +149,7 @@ def _prepare(
         plan = load_plan(plan, roots, config)
     # nothing is written into run_dir before the configuration, plan and --init-from are checked
     runfolder.prepare(run_dir, config, mode, plan, init_from, chief)
-    finished = runfolder.read_json(run_dir / "finished.json", None)
+    finished = read_json(run_dir / "finished.json", None)
     if finished is not None:
         return finished
     ckpt_dir = run_dir / "checkpoints"
@@ -173,7 +174,7 @@ def _prepare(
         _load_weights_from(Path(init_from), trainer.separator)
     history = [
         h
-        for h in runfolder.read_json(run_dir / "history.json", [])
+        for h in read_json(run_dir / "history.json", [])
         if h["epoch"] <= int(trainer.epoch.numpy())
     ]
     run = _Run(
@@ -323,7 +324,7 @@ def _end_epoch(run: _Run) -> None:
     }
     run.history.append(entry)
     if run.chief:
-        runfolder.write_json(run.run_dir / "history.json", run.history)
+        write_json(run.run_dir / "history.json", run.history)
     run.manager.save(checkpoint_number=step)
     if run.chief:
         with run.writer.as_default(step=step):
@@ -346,7 +347,7 @@ def _finish(run: _Run, stopped: str) -> dict:
         health = check_run(run.run_dir, run.plan)
         if history:
             history[-1]["health"] = "healthy" if health["ok"] is not False else "failed"
-            runfolder.write_json(run.run_dir / "history.json", history)
+            write_json(run.run_dir / "history.json", history)
         if run.progress:  # (quiet callers read result["health"]; the CLI warns on failure)
             tqdm.write(format_health(health))
     result = {
@@ -363,7 +364,7 @@ def _finish(run: _Run, stopped: str) -> dict:
         "health": health,
     }
     if run.chief:
-        runfolder.write_json(run.run_dir / "finished.json", result)
+        write_json(run.run_dir / "finished.json", result)
     return result
 
 
