@@ -137,9 +137,9 @@ def test_replica_uniform_slices_the_global_draw():
 
 def test_mixed_precision_models_keep_float32_heads_and_losses(monkeypatch, tmp_path, rng):
     """The mixed_float16 policy on CPU, for dtypes only (GPUs are where it is used)."""
-    import sepgan_lib.train as train_module
+    import sepgan_lib.engine as engine_module
 
-    monkeypatch.setattr(train_module, "_use_mixed_precision", lambda config: True)
+    monkeypatch.setattr(engine_module, "_use_mixed_precision", lambda config: True)
     config = make_config("smoke")
     try:
         trainer = Trainer(config, "semi")

@@ -258,7 +258,7 @@ def test_ensure_reuses_replaces_and_races(tmp_path, monkeypatch):
     wav = root / "test" / "song_002" / "vocals.wav"
     stamp = wav.stat().st_mtime_ns
     calls = []
-    monkeypatch.setattr(synth, "write_synthetic_set", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(synth_set, "write_synthetic_set", lambda *a, **k: calls.append(a))
     assert synth_set.ensure_synthetic_set(tracks=3, seconds=1, seed=0) == root
     assert calls == [] and wav.stat().st_mtime_ns == stamp
     monkeypatch.undo()
