@@ -45,7 +45,7 @@ def _check_file(path: Path) -> str:
 
 def _import_av(path: Path):
     try:
-        import av
+        import av  # deferred: PyAV loads FFmpeg; only compressed files need it
     except ImportError as err:  # pragma: no cover - av is a dependency
         raise AudioError(
             path,

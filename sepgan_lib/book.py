@@ -106,7 +106,7 @@ def sync_install_cells(source: str | Path = ROOT) -> list[Path]:
     chapters that changed. Colab opens the *committed* notebook, so the address must be in
     the file itself; only that one line of the setup cell (the first code cell after the
     parameters) is touched, keeping the diff of a chapter to one line."""
-    import nbformat
+    import nbformat  # deferred: the book extra
 
     line = install_line(source)
     changed = []
@@ -132,7 +132,7 @@ def _setup_cell(nb, path: Path):
 def install_cell_mismatches(source: str | Path = ROOT) -> list[str]:
     """``"<chapter>: <its install line>"`` for every chapter whose install line is not the one
     :func:`sync_install_cells` would write (empty when all agree with ``_config.yml``)."""
-    import nbformat
+    import nbformat  # deferred: the book extra
 
     line = install_line(source)
     problems = []
@@ -159,7 +159,10 @@ def chapter_roots(roots: Mapping[str, str] | Sequence[str] | None) -> dict[str, 
 
 def ensure_kernel(kernel_name: str = KERNEL_NAME) -> str:
     """Make sure a ``python3`` kernel of this interpreter exists (install it in ``sys.prefix``)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import (  # deferred: the book extra
+        KernelSpecManager,
+        NoSuchKernel,
+    )
 
     try:
         spec = KernelSpecManager().get_kernel_spec(kernel_name)
@@ -196,8 +199,8 @@ def execute_chapter(
 ) -> Path:
     """Execute one chapter with papermill into ``output``; a failure raises :class:`BookError`
     naming the notebook and the error (the partly executed notebook stays at ``output``)."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+    import papermill  # deferred: the book extra
+    from papermill.exceptions import PapermillExecutionError  # the book extra
 
     output.parent.mkdir(parents=True, exist_ok=True)
     try:

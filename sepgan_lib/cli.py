@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from .config import make_config, parse_set_args
 from .errors import SepganError, describe
@@ -187,8 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args) or 0)
     except (SepganError, OSError) as err:
         if getattr(args, "debug", False):
-            import traceback
-
             traceback.print_exc()
         print(f"sepgan: error: {describe(err, _target(args))}", file=sys.stderr)
         return 2

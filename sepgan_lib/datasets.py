@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from .audio import audio_info, load_audio, load_streams
 from .cache import atomic_file, cache_dir
@@ -446,8 +447,6 @@ def read_medleydb(root, problems: list[str] | None = None, vocals_only: bool = T
     """MedleyDB: vocals = the stems labelled as voice (:data:`VOCAL_LABELS`), each counted once;
     accompaniment = mixture - vocals. Songs without vocal stems are left out (with a note)
     unless ``vocals_only=False``."""
-    import yaml
-
     root = _root(root, "medleydb", MEDLEYDB_LAYOUT)
     base = root / "Audio" if (root / "Audio").is_dir() else root
     tracks = []

@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
+
+from .shapes import unet_shapes
+from .spectral import stft
 
 SR = 8192
 N_FFT = 512
@@ -46,8 +50,6 @@ KERNEL_NOTE = (
 def wav_bytes(audio: np.ndarray, sr: int = SR, normalize: bool = True) -> bytes:
     """16-bit PCM wav of mono ``audio`` (peak-normalised to 0.99 if it would clip, or always
     with ``normalize=True`` when the peak is above 0.99)."""
-    import soundfile as sf
-
     audio = np.nan_to_num(np.asarray(audio, dtype=np.float32).reshape(-1))
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if normalize and peak > 0.99:
@@ -110,8 +112,6 @@ def _magnitude(signal: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.nda
     """A linear magnitude ``[freq, frames]`` from audio ``[samples]`` or a spectrogram."""
     signal = np.asarray(signal)
     if signal.ndim == 1:
-        from .spectral import stft
-
         return np.abs(stft(signal.astype(np.float32), n_fft=n_fft, hop=hop))
     if np.iscomplexobj(signal):
         return np.abs(signal)
@@ -176,7 +176,7 @@ def spectrogram_figure(
 
     ``signal`` is audio ``[samples]``, a complex STFT or a linear magnitude ``[freq, frames]``.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     fig, ax = plt.subplots(figsize=figsize, constrained_layout=True)
     spectrogram_image(ax, signal, sr, hop, n_fft, title, top_db, colorbar=True)
@@ -196,7 +196,7 @@ def plot_spectrograms(
 ):
     """One spectrogram per entry of ``{"mixture": mag_or_audio, "vocals": ...}``, on a shared
     dB scale (0 dB = the loudest bin of all) so that loudness compares across panels."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     mags = {name: _magnitude(s, n_fft, hop) for name, s in signals.items()}
     ref = max((float(np.max(m)) for m in mags.values()), default=1.0) if shared_scale else None
@@ -222,7 +222,7 @@ def plot_spectrograms(
 
 def figure_png(fig, dpi: int = 80, close: bool = True) -> bytes:
     """The PNG bytes of a matplotlib figure (closed afterwards so it is not shown twice)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -257,7 +257,7 @@ def listen_and_look(
     top_db: float = 80.0,
 ) -> HTMLBlock:
     """Each signal's spectrogram next to its player, as static HTML (audio ``[samples]``)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     mags = {name: _magnitude(s) for name, s in signals.items()}
     ref = max((float(np.max(m)) for m in mags.values()), default=1.0)
@@ -330,7 +330,7 @@ def plot_history(
     figsize: tuple[float, float] = (8.0, 3.0),
 ):
     """Curves of per-epoch values (``history`` as returned by ``train``) against the epoch."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     keys = keys or [
         k
@@ -363,8 +363,6 @@ def plot_history(
 def unet_level_shapes(config) -> list[dict[str, Any]]:
     """Per-layer ``(freq, frames, channels)`` of the separator for ``config`` (shape arithmetic,
     the same as :mod:`sepgan_lib.shapes`): a list of ``{"name", "level", "shape"}``."""
-    from .shapes import unet_shapes
-
     shapes = unet_shapes((256, config.num_frames), config.num_layers)
     f, t = shapes.input
     base, layers_ = config.base_filters, config.num_layers
@@ -385,8 +383,8 @@ def unet_shape_figure(config, figsize: tuple[float, float] = (10.0, 4.8)):
     """A picture of the U-Net: one box per layer, height ~ frequency bins, labelled
     ``freq x frames x channels``; encoder going down on the left, decoder going up on the
     right, skip connections as dashed arrows."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, Rectangle
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
+    from matplotlib.patches import FancyArrowPatch, Rectangle  # the book extra
 
     shapes = unet_level_shapes(config)
     layers_ = config.num_layers
@@ -520,7 +518,7 @@ def _snapshot(title: str, image, player=None, extra: str = "") -> str:
 def show_widget(widget) -> None:
     """Display a widget of this module, followed by a collapsed static snapshot of its current
     state (picture and player) for pages whose widget manager cannot load (offline)."""
-    from IPython.display import display
+    from IPython.display import display  # deferred: only in a notebook kernel
 
     display(widget)
     snapshot = getattr(widget, "sepgan_snapshot", None)
@@ -536,13 +534,13 @@ def show_widget(widget) -> None:
 
 
 def _note_widget():
-    import ipywidgets as w
+    import ipywidgets as w  # deferred: the book extra, only in a live kernel
 
     return w.HTML(f'<small style="color: #666;"><i>{html.escape(KERNEL_NOTE)}</i></small>')
 
 
 def _spectrogram_png(audio: np.ndarray, sr: int, title: str, top_db: float = 80.0, **kw) -> bytes:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     fig, ax = plt.subplots(figsize=(6.5, 2.4), constrained_layout=True)
     spectrogram_image(ax, audio, sr, title=title, top_db=top_db, **kw)
@@ -560,7 +558,7 @@ def separation_explorer(
     Include references under a model name such as ``"reference"`` and the mixture as a
     source to compare by ear.
     """
-    import ipywidgets as w
+    import ipywidgets as w  # deferred: the book extra, only in a live kernel
 
     models = list(results)
     songs = list(results[models[0]])
@@ -609,7 +607,7 @@ def ab_switch(
     With ``blind=True`` the two are shuffled (by ``seed``) behind the names "A" and "B" and a
     "reveal" button tells which was which.
     """
-    import ipywidgets as w
+    import ipywidgets as w  # deferred: the book extra, only in a live kernel
 
     pair = [(labels[0], a), (labels[1], b)]
     if blind and np.random.default_rng(seed).random() < 0.5:
@@ -653,7 +651,7 @@ def spectrogram_explorer(
 ):
     """A widget: pick a signal, the FFT size, the hop, the dynamic range and a time window;
     redraws the log-magnitude spectrogram (the model's front-end is 512 / 256)."""
-    import ipywidgets as w
+    import ipywidgets as w  # deferred: the book extra, only in a live kernel
 
     names = list(signals)
     longest = max(len(np.asarray(s)) for s in signals.values()) / sr
@@ -733,8 +731,8 @@ __all__ = [
 def method_diagram(figsize: tuple[float, float] = (11.0, 5.2)):
     """The paper's idea as a block diagram: a supervised path on paired songs and an
     adversarial path on unpaired recordings, sharing one separator."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # the book extra
 
     fig, ax = plt.subplots(figsize=figsize, constrained_layout=True)
     ax.set_xlim(0, 11)

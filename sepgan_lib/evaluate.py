@@ -35,7 +35,7 @@ from .separate import load_run, separate_audio
 def _init_worker() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:  # one BLAS thread per worker: the pool already uses the cores
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # optional: comes with scikit-learn
 
         threadpool_limits(1)
     except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn

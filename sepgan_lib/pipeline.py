@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 from . import spectral
 from .config import Config
+from .datasets import load_track_cached
 from .errors import SepganError
 from .shapes import UNetShapes, pad_freq, unet_shapes
 
@@ -45,8 +47,6 @@ def model_shapes(config: Config) -> UNetShapes:
 
 def song_spectrograms(track, sr: int = 8192) -> dict[str, np.ndarray]:
     """Linear magnitudes ``[frames, 256]`` of a track's three signals (memoised per process)."""
-    from .datasets import load_track_cached
-
     key = (track.key, sr)
     if key not in _SPECTROGRAM_MEMO:
         signals = load_track_cached(track, sr=sr)
@@ -93,8 +93,6 @@ class SpectrogramCache:
         ``min_frames``: songs shorter than this (one U-Net input) are left out.
         ``require_audible``: sources that must not be silent (e.g. the vocals of a vocal pool).
         """
-        from tqdm.auto import tqdm
-
         names, parts, lengths, problems = [], {s: [] for s in sources}, [], []
         for track in tqdm(list(tracks), desc=f"decoding {label}", disable=not progress):
             try:
