@@ -121,7 +121,7 @@ def train_steps(spec: dict) -> dict:
 
     tf.get_logger().setLevel(logging.ERROR)
     from sepgan_lib.config import make_config
-    from sepgan_lib.train import Trainer
+    from sepgan_lib.engine import Trainer
 
     profile, modes = spec["profile"], spec["modes"]
     b_sup, b_semi, rounds = spec["batch_sup"], spec["batch_semi"], spec["rounds"]
@@ -151,9 +151,9 @@ def train_steps(spec: dict) -> dict:
         return float(trainer.update_separator_supervised(paired_sup)["sup_loss"])
 
     def semi(trainer):
-        for j in range(num_disc):
-            float(trainer.update_critics(unpaired, [7, j])["critic_loss_vocals"])
-        return float(trainer.update_separator_semi(paired_semi, unpaired)["sep_loss"])
+        seeds = [[7, j] for j in range(num_disc)]
+        metrics = trainer.semi_iteration(paired_semi, [unpaired] * num_disc, unpaired, seeds)
+        return float(metrics["sep_loss"])
 
     def call(mode, fn):
         trainer = trainers["xla" if mode == "xla" else "function"]
@@ -270,8 +270,8 @@ def musdb_first_batch(spec: dict) -> dict:
     t_start = time.perf_counter()
     from sepgan_lib import pipeline
     from sepgan_lib.config import make_config
+    from sepgan_lib.pipeline import build_pools
     from sepgan_lib.plans import load_plan
-    from sepgan_lib.train import build_pools
 
     t_import = time.perf_counter() - t_start
     config = make_config(spec.get("profile", "paper"))
@@ -401,7 +401,7 @@ def separation(spec: dict) -> dict:
 
 def evaluation(spec: dict) -> dict:
     """mir_eval BSS Eval seconds per 3-minute song, serial and with 2 processes over songs."""
-    from sepgan_lib import evaluate
+    from sepgan_lib import evaluate, metrics
 
     songs = _three_minute_songs(spec["songs"], spec.get("seconds", 180.0))
     items = [(f"song{k}", s) for k, s in enumerate(songs)]
@@ -412,7 +412,7 @@ def evaluation(spec: dict) -> dict:
     refs = {s: songs[0][s] for s in ("vocals", "accompaniment")}
     est = estimator(songs[0]["mixture"])
     t0 = time.perf_counter()
-    evaluate.bss_eval(refs, est)
+    metrics.bss_eval(refs, est)
     one_call = time.perf_counter() - t0
     out: dict = {"songs": len(items), "song_seconds": len(songs[0]["mixture"]) / 8192}
     out["bss_eval_call_s"] = one_call
@@ -476,7 +476,7 @@ def critic_iterations(spec: dict) -> dict:
 
     tf.get_logger().setLevel(logging.ERROR)
     from sepgan_lib.config import make_config
-    from sepgan_lib.train import Trainer
+    from sepgan_lib.engine import Trainer
 
     config = make_config(spec["profile"], spec.get("overrides", {}))
     num_disc, b = config.num_disc, config.batch_size

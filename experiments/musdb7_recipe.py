@@ -2,12 +2,12 @@
 
 Paired MUSDB18(-7) train songs; unpaired MUSDB songs and MIR-1K clips; validation on MUSDB
 songs and MIR-1K clips; ``test_mir1k`` (MIR-1K clips of other singers) a shifted test set,
-``test`` the MUSDB test subset when the root holds it. One point of ``sepgan_lib.fair_test``
+``test`` the MUSDB test subset when the root holds it. One point of ``sepgan_lib.fair_comparison``
 per seed:
 
 1. the supervised model (the ``cpu`` profile: early stopping, at most 12 epochs of 100 steps);
 2. from its best weights, the equal-compute control and the semi-supervised model
-   (``fair_test.CONTINUATION``: 200 separator steps each);
+   (``semi_recipe.CONTINUATION``: 200 separator steps each);
 3. all three, and the baselines (mixture, REPET-SIM, oracle IRM), scored with BSS Eval on
    ``valid`` and on every test set with songs; semi minus control (and each minus the
    supervised model) compared per song with a bootstrap 95 % interval.
@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 from provenance import provenance  # noqa: E402
 
-from sepgan_lib import evaluate, fair_test, health  # noqa: E402
+from sepgan_lib import compare, evaluate, fair_comparison, health, semi_recipe  # noqa: E402
 from sepgan_lib.config import make_config, parse_set_args  # noqa: E402
 from sepgan_lib.plans import load_plan  # noqa: E402
 
@@ -43,19 +43,9 @@ PLAN = "musdb7"
 PAIRS = (("semi", "control"), ("control", "supervised"), ("semi", "supervised"))
 
 
-def _medians(result: dict) -> dict:
-    return {s: result["summary"][s]["SDR"]["median"] for s in ("vocals", "accompaniment")}
-
-
 def _comparison(base: dict, other: dict, allow_unhealthy: bool) -> dict:
-    diff = evaluate.compare_results(base, other, allow_unhealthy=allow_unhealthy)
-    return {
-        "n": diff["n"],
-        **{
-            s: {k: diff[s][k] for k in ("median_diff", "ci_low", "ci_high", "wins", "losses")}
-            for s in ("vocals", "accompaniment")
-        },
-    }
+    diff = compare.compare_results(base, other, allow_unhealthy=allow_unhealthy)
+    return {"n": diff["n"], **compare.interval_of(diff)}
 
 
 def run_seed(
@@ -65,13 +55,13 @@ def run_seed(
     that fails its health check ends the seed (``failures``) unless ``allow_unhealthy`` (for
     tests of this script: the seed is then marked ``"compared_unhealthy"``, not a result)."""
     config = make_config(profile, {**overrides, "seed": seed})
-    dirs = {name: root / f"seed{seed}" / name for name in fair_test.RUNS}
+    dirs = {name: root / f"seed{seed}" / name for name in fair_comparison.RUNS}
     out = {"seed": seed, "runs": {}, "failures": [], "splits": {}}
-    for name in fair_test.RUNS:
+    for name in fair_comparison.RUNS:
         if out["failures"] and not allow_unhealthy:
             break  # nothing is continued from a broken supervised model
         started = time.time()
-        result = fair_test.train_point(
+        result = fair_comparison.train_point(
             dirs, config, profile, PLAN, roots, changes=changes, only=(name,)
         )[name]
         out["runs"][name] = {
@@ -100,11 +90,13 @@ def run_seed(
                 progress=False,
                 allow_unhealthy=allow_unhealthy,
             )
-            for name in fair_test.RUNS
+            for name in fair_comparison.RUNS
         }
         base = scores["supervised"]["baselines"]
-        medians = {name: _medians(r) for name, r in scores.items()}
-        medians.update({f"baseline {m}": _medians({"summary": s}) for m, s in base.items()})
+        medians = {name: compare.sdr_medians(r) for name, r in scores.items()}
+        medians.update(
+            {f"baseline {m}": compare.sdr_medians({"summary": s}) for m, s in base.items()}
+        )
         out["splits"][split] = {
             "n": len(scores["supervised"]["tracks"]),
             "sdr_median": medians,
@@ -154,7 +146,7 @@ def main(argv=None) -> int:
         "roots": roots,
         "songs_per_role": {r: len(t) for r, t in data_plan.roles.items()},
         "overrides": overrides,
-        "recipe": {**fair_test.continuation_overrides(args.profile), **changes},
+        "recipe": {**semi_recipe.continuation_overrides(args.profile), **changes},
         "seeds": [],
     }
     started = time.time()

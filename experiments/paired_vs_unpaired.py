@@ -7,10 +7,10 @@ of style b):
 1. the supervised model (``SUP_SETTINGS``: trained until its validation loss stops improving);
 2. from its best weights, for the same number of separator steps on the same paired batches,
    the equal-compute control (``--mode supervised --init-from SUP``) and the semi-supervised
-   model (``--mode semi --init-from SUP``, the recipe ``fair_test.CONTINUATION``): the unpaired data is the
+   model (``--mode semi --init-from SUP``, the recipe ``semi_recipe.CONTINUATION``): the unpaired data is the
    only difference between the two;
 3. both evaluated on the test songs (BSS Eval, ``evaluate.evaluate_run``) and compared per
-   song (``evaluate.compare_results``: semi minus control, median with a bootstrap 95%
+   song (``compare.compare_results``: semi minus control, median with a bootstrap 95%
    interval).
 
 A run that fails its health check is counted as a failure (``failures`` in the JSON) and its
@@ -37,38 +37,31 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 from provenance import provenance  # noqa: E402
 
-from sepgan_lib import evaluate, fair_test, health  # noqa: E402
+from sepgan_lib import compare, evaluate, fair_comparison, health, semi_recipe  # noqa: E402
 from sepgan_lib.config import make_config, parse_set_args  # noqa: E402
-from sepgan_lib.train import train  # noqa: E402
 
 PLAN = "synthetic_shift"
 # The supervised model: trained to convergence (its validation loss stopped improving); the
 # cpu profile's own max_epochs and patience, written out so that the results file says so.
 SUP_SETTINGS = {"max_epochs": 12, "patience": 2}
-# Control and semi-supervised continuation: the library's recipe (fair_test.CONTINUATION,
+# Control and semi-supervised continuation: the library's recipe (semi_recipe.CONTINUATION,
 # chosen on the validation loss by experiments/sweep_recipe.py, see sweep_recipe.json).
 
 
-def _train(run_dir: Path, mode: str, config, init_from=None) -> dict:
-    t0 = time.time()
-    result = train(run_dir, mode, config, plan=PLAN, init_from=init_from, progress=False)
+def _run_record(run_dir: Path, result: dict, seconds: float) -> dict:
     return {
         "run_dir": str(run_dir),
         "steps": result["steps"],
         "best_epoch": result["best_epoch"],
         "best_valid_loss": result["best_valid_loss"],
         "stopped": result["stopped"],
-        "seconds": time.time() - t0,
+        "seconds": seconds,
         "healthy": not health.failed(result.get("health")),
     }
 
 
 def _sup_settings(profile: str) -> dict:
     return {} if profile == "smoke" else SUP_SETTINGS  # smoke: its own two tiny epochs
-
-
-def _medians(result: dict) -> dict:
-    return {s: result["summary"][s]["SDR"]["median"] for s in ("vocals", "accompaniment")}
 
 
 def run_point(
@@ -82,33 +75,33 @@ def run_point(
     semi_changes: dict | None = None,
     semi_name: str = "semi",
 ):
-    """One point of the grid: supervised, then control and semi from its weights, compared.
+    """One point of the grid (:func:`sepgan_lib.fair_comparison.train_point`): supervised,
+    then control and semi from its weights, compared.
 
     ``semi_changes`` (an ablation, e.g. ``{"alpha": 0.0}``) apply to the semi run only, kept
     in the folder ``semi_name``: the supervised and control runs of the grid are reused."""
     folder = root / f"paired{paired}-seed{seed}"
     base = {**overrides, "shift_paired": paired, "seed": seed}
     sup_config = make_config(profile, {**base, **_sup_settings(profile)})
+    dirs = {"supervised": folder / "sup", "control": folder / "control", "semi": folder / semi_name}
     point = {"paired": paired, "seed": seed, "runs": {}, "failures": []}
-    point["runs"]["supervised"] = _train(folder / "sup", "supervised", sup_config)
-    if not point["runs"]["supervised"]["healthy"]:
-        point["failures"].append("supervised")
-        if not allow_unhealthy:
-            return point
-    cont_config = make_config(profile, {**base, **recipe})  # = fair_test.continuation_config
-    configs = {"control": cont_config, "semi": cont_config.replace(**(semi_changes or {}))}
-    folders = {"control": folder / "control", "semi": folder / semi_name}
-    for name, mode in (("control", "supervised"), ("semi", "semi")):
-        point["runs"][name] = _train(folders[name], mode, configs[name], init_from=folder / "sup")
+    for name in fair_comparison.RUNS:
+        started = time.time()
+        result = fair_comparison.train_point(
+            dirs, sup_config, profile, PLAN, changes=recipe, only=(name,), semi_changes=semi_changes
+        )[name]
+        point["runs"][name] = _run_record(dirs[name], result, time.time() - started)
         if not point["runs"][name]["healthy"]:
             point["failures"].append(name)
+            if name == "supervised" and not allow_unhealthy:
+                return point  # nothing is continued from a broken supervised model
     if point["failures"]:
         if not allow_unhealthy:
             return point
         point["compared_unhealthy"] = True
     scores = {
         name: evaluate.evaluate_run(
-            folders[name],
+            dirs[name],
             plan=PLAN,
             split="test",
             progress=False,
@@ -116,15 +109,12 @@ def run_point(
         )
         for name in ("control", "semi")
     }
-    diff = evaluate.compare_results(
+    diff = compare.compare_results(
         scores["control"], scores["semi"], allow_unhealthy=allow_unhealthy
     )
     point["n_test"] = diff["n"]
-    point["sdr_median"] = {name: _medians(r) for name, r in scores.items()}
-    point["semi_minus_control"] = {
-        s: {k: diff[s][k] for k in ("median_diff", "ci_low", "ci_high", "wins", "losses")}
-        for s in ("vocals", "accompaniment")
-    }
+    point["sdr_median"] = {name: compare.sdr_medians(r) for name, r in scores.items()}
+    point["semi_minus_control"] = compare.interval_of(diff)
     return point
 
 
@@ -154,7 +144,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     paired = [int(p) for p in args.paired.split(",") if p.strip()]
     overrides = parse_set_args(args.set)
-    recipe = fair_test.continuation_overrides(args.profile)
+    recipe = semi_recipe.continuation_overrides(args.profile)
     recipe.update(parse_set_args(args.recipe_set))
     semi_changes = parse_set_args(args.semi_set)
     if semi_changes and args.semi_name == "semi":

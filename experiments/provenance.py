@@ -32,10 +32,30 @@ def machine() -> dict:
     return {"cpu_count": cpus, "platform": platform.platform(), "python": sys.version.split()[0]}
 
 
+def relative_command(command: str) -> str:
+    """``command`` with the paths of the machine it ran on made relative to the repository:
+    the script as ``experiments/NAME.py``, files of the checkout from ``experiments/`` on, the
+    shared data as ``../shared/data/...``, any other folder (a run root) as ``runs/NAME``."""
+    words = command.split()
+    out = []
+    for i, word in enumerate(words):
+        if i == 1 and word.endswith(".py"):
+            out.append(f"experiments/{Path(word).name}")
+        elif not word.startswith("/"):
+            out.append(word)
+        elif "/experiments/" in word:
+            out.append("experiments/" + word.split("/experiments/", 1)[1])
+        elif "/shared/data/" in word:
+            out.append("../shared/data/" + word.split("/shared/data/", 1)[1])
+        else:
+            out.append(f"runs/{Path(word).name}")
+    return " ".join(out)
+
+
 def provenance() -> dict:
     """The header of a results file: how to redo it and on what it ran."""
     return {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": relative_command(" ".join([Path(sys.executable).name, *sys.argv])),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "git_commit": git_commit(),
         "machine": machine(),

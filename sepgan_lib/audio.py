@@ -12,14 +12,13 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from .cache import default_mode
+from .cache import atomic_file
 from .errors import AudioError
 
 SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
@@ -46,7 +45,7 @@ def _check_file(path: Path) -> str:
 
 def _import_av(path: Path):
     try:
-        import av
+        import av  # deferred: PyAV loads FFmpeg; only compressed files need it
     except ImportError as err:  # pragma: no cover - av is a dependency
         raise AudioError(
             path,
@@ -244,17 +243,11 @@ def write_wav(path: str | Path, audio: np.ndarray, sr: int = 8192) -> Path:
     audio = np.asarray(audio, dtype=np.float32)
     encoded = io.BytesIO()  # encoded in memory: Python's own writes report a full disk
     sf.write(encoded, audio.T if audio.ndim == 2 else audio, sr, format="WAV", subtype="FLOAT")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_file(path, suffix=".part", durable=True) as handle:
             handle.write(encoded.getbuffer())
-            handle.flush()
-            os.fsync(handle.fileno())
-        default_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError) and not err.filename:  # e.g. a full disk: name the file
+    except OSError as err:
+        if not err.filename:  # e.g. a full disk: name the file
             raise OSError(err.errno, err.strerror or str(err), str(path)) from err
         raise
     return path

@@ -21,21 +21,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import SepganError
+from .errors import BookError, DataError
+from .paths import ROOT
+from .plans import parse_roots
 
-ROOT = Path(__file__).resolve().parents[1]
 KERNEL_NAME = "python3"
 BIBLIOGRAPHY = "references.bib"
-
-
-class BookError(SepganError):
-    """The book could not be built (a chapter failed, or Jupyter Book reported a problem)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,7 +105,7 @@ def sync_install_cells(source: str | Path = ROOT) -> list[Path]:
     chapters that changed. Colab opens the *committed* notebook, so the address must be in
     the file itself; only that one line of the setup cell (the first code cell after the
     parameters) is touched, keeping the diff of a chapter to one line."""
-    import nbformat
+    import nbformat  # deferred: the book extra
 
     line = install_line(source)
     changed = []
@@ -135,7 +131,7 @@ def _setup_cell(nb, path: Path):
 def install_cell_mismatches(source: str | Path = ROOT) -> list[str]:
     """``"<chapter>: <its install line>"`` for every chapter whose install line is not the one
     :func:`sync_install_cells` would write (empty when all agree with ``_config.yml``)."""
-    import nbformat
+    import nbformat  # deferred: the book extra
 
     line = install_line(source)
     problems = []
@@ -148,190 +144,24 @@ def install_cell_mismatches(source: str | Path = ROOT) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# what every chapter does first
+# execution
 # --------------------------------------------------------------------------------------------
-@dataclass
-class Chapter:
-    """A chapter's resolved parameters: configuration, plan, roots and where runs go."""
-
-    name: str
-    profile: str
-    plan: str
-    roots: dict[str, str]
-    run_root: Path
-    config: Any
-    seed: int = 0
-
-    @property
-    def run_configs(self) -> dict[str, Any]:
-        """Each run's configuration (:func:`fair_test.run_configs`): ``supervised`` is the
-        chapter's, ``control`` and ``semi`` continue it with the recipe's settings."""
-        from .fair_test import run_configs
-
-        return run_configs(self.config, self.profile)
-
-    def run_dir(self, run: str) -> Path:
-        """The folder of a training run shared by all chapters: ``supervised``, ``control``
-        or ``semi`` (the three runs of :mod:`sepgan_lib.fair_test`).
-
-        The folder name carries a digest of the run's configuration and, for a continued run,
-        of the run it starts from, so a later build with another configuration (an upgraded
-        profile, a ``--set``) trains anew instead of refusing the old run folder.
-        """
-        import hashlib
-
-        from .fair_test import RUNS
-
-        if run not in RUNS:
-            raise BookError(f"unknown run {run!r}; runs: {', '.join(RUNS)}")
-        plan_label = Path(self.plan).stem if Path(self.plan).suffix else self.plan
-        settings = self.run_configs[run].to_dict()
-        if run != "supervised":
-            settings["init_from"] = self.run_dir("supervised").name
-        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
-        return self.run_root / f"{plan_label}-{self.profile}-{run}-{digest}"
-
-    def train_runs(self, runs: Sequence[str] = ("supervised", "control", "semi")) -> dict:
-        """Train (or reuse, when finished) ``runs`` of the fair test, in order; returns each
-        run's ``train`` result. Chapters 3 and 4 train them in the page; later chapters call
-        this so that each chapter also runs on its own."""
-        from .fair_test import train_point
-
-        dirs = {run: self.run_dir(run) for run in ("supervised", "control", "semi")}
-        return train_point(
-            dirs, self.config, self.profile, self.plan, self.roots or None, only=tuple(runs)
-        )
-
-    @property
-    def figures_path(self) -> Path:
-        return self.run_root / "figures" / f"{self.name}.json"
-
-    def save_figures(self, figures: Mapping[str, Any]) -> Path:
-        """Write the chapter's key figures (finite numbers only) to :attr:`figures_path`."""
-        from .display import save_figures_json
-
-        return save_figures_json(self.figures_path, figures)
-
-    def load_plan(self):
-        from .plans import load_plan
-
-        return load_plan(self.plan, self.roots or None, self.config)
-
-    def describe(self) -> str:
-        """What this chapter runs on: profile, seed, the plan, its roots and songs per role."""
-        # folder names only: a built page shows no path of the machine that built it
-        roots = ", ".join(f"{k}=.../{Path(v).name}" for k, v in self.roots.items())
-        lines = [
-            f"chapter {self.name}: profile {self.profile!r}, seed {self.seed}, "
-            f"runs in the folder {Path(self.run_root).name!r}",
-            f"data plan {Path(self.plan).name!r}, roots: {roots or 'none (embedded data)'}",
-        ]
-        data_plan = self.load_plan()
-        counts = ", ".join(f"{role} {len(tracks)}" for role, tracks in data_plan.roles.items())
-        lines.append(f"songs per role: {counts}")
-        return "\n".join(lines)
-
-    def test_split(self) -> str | None:
-        """The role this chapter tests on: ``test``, else the plan's first named test set
-        with songs (``test_mir1k``, ...), else None (see :func:`missing_test_songs`)."""
-        from .evaluate import default_split
-
-        return default_split(self.load_plan())
-
-    def missing_test_songs(self) -> str:
-        """A plain sentence for a plan without test songs: what is empty, what would fill it."""
-        data_plan = self.load_plan()
-        empty = [r for r in data_plan.roles if r.startswith("test")] or ["test"]
-        return (
-            f"The data plan {data_plan.name!r} has no test song (empty role(s): "
-            f"{', '.join(empty)}). A test set needs songs no run has trained or validated on: "
-            "for MUSDB18, a root that also holds its test/ subset; for the musdb7 plan, a "
-            "MIR-1K root (test_mir1k). This chapter shows what it can without them."
-        )
-
-
-def musdb_preview(root: str | Path | None = None) -> Path:
-    """Download the MUSDB18 7-second preview with ``musdb`` (about 140 MB) into ``root``
-    (default ``$SEPGAN_CACHE/musdb18-7``) and return the folder (``train/``, ``test/`` of
-    ``.stem.mp4`` files, the layout of the ``musdb`` root)."""
-    from .cache import cache_dir
-
-    root = Path(root) if root else cache_dir("musdb18-7")
+def chapter_roots(roots: Mapping[str, str] | Sequence[str] | None) -> dict[str, str]:
+    """Dataset roots (``["musdb=/data/MUSDB18-7"]`` or ``{"musdb": ...}``) as a chapter's
+    parameter: ``{"musdb": "/abs/path"}``, absolute path strings that papermill can pass."""
     try:
-        import musdb
-
-        db = musdb.DB(root=str(root), download=True)
-    except Exception as err:  # network, disk, ... : say what to do instead
-        raise BookError(
-            f"could not download the MUSDB18 7-second preview into {root} "
-            f"({type(err).__name__}: {err}); set use_musdb_preview = False to use the embedded "
-            "synthetic songs, or pass roots={'musdb': PATH} with a local copy"
-        ) from err
-    if not len(db):
-        raise BookError(f"the MUSDB18 preview in {root} holds no songs")
-    return root
-
-
-def setup_chapter(
-    name: str,
-    profile: str = "cpu",
-    plan: str = "synthetic_shift",
-    roots: Mapping[str, str] | Sequence[str] | None = None,
-    run_root: str | Path = "runs",
-    seed: int = 0,
-    use_musdb_preview: bool = False,
-) -> Chapter:
-    """Resolve a chapter's parameters. ``seed`` is the training runs' seed (their initial
-    weights and batches: the same seed builds the same book) and drives the chapter's own
-    choices, such as which songs it shows. With ``use_musdb_preview`` the MUSDB18 7-second
-    preview is downloaded (Colab) and the ``musdb7`` plan is used on it instead of the
-    synthetic set."""
-    from .config import make_config
-
-    roots = parse_roots(roots)
-    if use_musdb_preview:
-        roots = {**roots, "musdb": str(musdb_preview())}
-        plan = "musdb7"
-    run_root = Path(run_root).expanduser().resolve()
-    (run_root / "figures").mkdir(parents=True, exist_ok=True)
-    config = make_config(profile, {"seed": int(seed)})
-    return Chapter(name, profile, plan, roots, run_root, config, int(seed))
-
-
-def gpu_note() -> str:
-    """One line on the devices TensorFlow found (it uses a GPU by itself when there is one)."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return (
-            f"TensorFlow found {len(gpus)} GPU(s) and uses them by itself: {[g.name for g in gpus]}"
-        )
-    return "TensorFlow found no GPU: everything runs on the CPU (on Colab: Runtime > Change runtime type > GPU)."
-
-
-# --------------------------------------------------------------------------------------------
-# parameters and execution
-# --------------------------------------------------------------------------------------------
-def parse_roots(roots: Mapping[str, str] | Sequence[str] | None) -> dict[str, str]:
-    """``["musdb=/data/MUSDB18-7"]`` or ``{"musdb": ...}`` -> ``{"musdb": "/abs/path"}``."""
-    if not roots:
-        return {}
-    if isinstance(roots, Mapping):
-        items = list(roots.items())
-    else:
-        items = []
-        for item in roots:
-            if "=" not in item:
-                raise BookError(f"--root expects NAME=PATH, got {item!r}")
-            name, path = item.split("=", 1)
-            items.append((name.strip(), path.strip()))
-    return {name: str(Path(path).expanduser().resolve()) for name, path in items}
+        parsed = parse_roots(roots)
+    except DataError as err:
+        raise BookError(str(err)) from err
+    return {name: str(path.resolve()) for name, path in parsed.items()}
 
 
 def ensure_kernel(kernel_name: str = KERNEL_NAME) -> str:
     """Make sure a ``python3`` kernel of this interpreter exists (install it in ``sys.prefix``)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import (  # deferred: the book extra
+        KernelSpecManager,
+        NoSuchKernel,
+    )
 
     try:
         spec = KernelSpecManager().get_kernel_spec(kernel_name)
@@ -368,8 +198,8 @@ def execute_chapter(
 ) -> Path:
     """Execute one chapter with papermill into ``output``; a failure raises :class:`BookError`
     naming the notebook and the error (the partly executed notebook stays at ``output``)."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+    import papermill  # deferred: the book extra
+    from papermill.exceptions import PapermillExecutionError  # the book extra
 
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -433,7 +263,7 @@ def stage_sources(source: Path, stage: Path) -> None:
         shutil.copy2(path, target)
 
 
-def run_jupyter_book(stage: Path, html_dir: Path, log: Callable[[str], None] = print) -> Path:
+def run_jupyter_book(stage: Path, html_dir: Path) -> Path:
     """``jupyter-book build`` of ``stage`` with execution off and warnings as errors; the HTML
     is moved to ``html_dir``."""
     exe = Path(sys.executable).with_name("jupyter-book")
@@ -486,7 +316,7 @@ def build_book(
 
     parameters: dict[str, Any] = {
         "profile": profile,
-        "roots": parse_roots(roots),
+        "roots": chapter_roots(roots),
         "run_root": str(run_root),
     }
     if plan:
@@ -506,7 +336,7 @@ def build_book(
         log(f"[{i}/{len(selected)}] {relative} done in {time.perf_counter() - start:.1f} s")
     log("jupyter-book build (execution off, warnings as errors) ...")
     start = time.perf_counter()
-    index = run_jupyter_book(stage, build_dir / "html", log)
+    index = run_jupyter_book(stage, build_dir / "html")
     log(f"jupyter-book build done in {time.perf_counter() - start:.1f} s")
     log(f"book built in {time.perf_counter() - total:.1f} s: {index}")
     return index
@@ -558,19 +388,14 @@ def cli_book(args) -> int:
 
 
 __all__ = [
-    "BookError",
     "build_book",
+    "chapter_roots",
     "chapter_notebooks",
     "toc_files",
     "execute_chapter",
-    "parse_roots",
     "repository_url",
     "install_line",
     "sync_install_cells",
     "install_cell_mismatches",
     "cli_book",
-    "Chapter",
-    "setup_chapter",
-    "musdb_preview",
-    "gpu_note",
 ]

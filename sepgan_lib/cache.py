@@ -1,7 +1,10 @@
-"""Where generated data, decoded audio and plan indexes are cached (never in a dataset root)."""
+"""Where generated data, decoded audio and plan indexes are cached (never in a dataset root),
+and the one way files are written atomically and JSON is read with a default."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -22,18 +25,43 @@ def default_mode(path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary sibling and ``os.replace``: a reader (or
-    a run killed mid-write) sees the old file or the new one, never half of one."""
+@contextlib.contextmanager
+def atomic_file(path: str | Path, suffix: str = "", durable: bool = False):
+    """A binary file handle whose bytes replace ``path`` when the block ends without an error
+    (written to a temporary sibling, then ``os.replace``): a reader, or a run killed
+    mid-write, sees the old file or the new one, never half of one. ``durable``: flushed to
+    the disk before the replace."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_file`)."""
+    with atomic_file(path) as handle:
+        handle.write(text.encode("utf-8"))
+    return Path(path)
+
+
+def read_json(path: str | Path, default):
+    """The JSON in ``path``, or ``default`` when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def write_json(path: str | Path, data, indent: int = 2) -> Path:
+    """``data`` as indented JSON, written atomically."""
+    return write_text_atomic(path, json.dumps(data, indent=indent) + "\n")

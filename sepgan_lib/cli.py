@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
-from .errors import SepganError
+from .config import make_config, parse_set_args
+from .errors import SepganError, describe
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -44,7 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the Python traceback of an error"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(sub)
+    _add_run_commands(sub)
+    return parser
 
+
+def _add_data_commands(sub) -> None:
+    """``sepgan config``, ``sepgan data synth``, ``sepgan data check``."""
     p = sub.add_parser("config", help="print the resolved configuration of a profile")
     _add_config_args(p, "paper")
     p.set_defaults(handler="sepgan_lib.config:cli_config")
@@ -57,13 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--style", default="a", help="singer and band: a (default) or b")
-    p.set_defaults(handler="sepgan_lib.synth:cli_synth")
+    p.set_defaults(handler="sepgan_lib.synth_set:cli_synth")
     p = data_sub.add_parser("check", help="check a data plan's datasets and report problems")
     _add_plan_args(p)
     _add_config_args(p, "paper")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(handler="sepgan_lib.plans:cli_check")
+    p.set_defaults(handler="sepgan_lib.data_check:cli_check")
 
+
+def _add_run_commands(sub) -> None:
+    """``sepgan train``, ``separate``, ``evaluate``, ``compare`` and ``book``."""
     p = sub.add_parser("train", help="train a separator (supervised or semi-supervised)")
     p.add_argument("run_dir")
     p.add_argument("--mode", choices=("supervised", "semi"), required=True)
@@ -77,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 0 even when the trained separator fails its health check",
     )
-    p.set_defaults(handler="sepgan_lib.train:cli_train")
+    p.set_defaults(handler="sepgan_lib.cli:cli_train")
 
     p = sub.add_parser("separate", help="separate songs into vocals and accompaniment")
     p.add_argument("run_dir")
@@ -114,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-unhealthy", action="store_true", help="compare runs that failed their health check"
     )
-    p.set_defaults(handler="sepgan_lib.evaluate:cli_compare")
+    p.set_defaults(handler="sepgan_lib.compare:cli_compare")
 
     p = sub.add_parser("book", help="execute the chapters with papermill and build the book")
     p.add_argument("--profile", choices=PROFILES, default="cpu")
@@ -125,18 +136,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=None, help="seed of every chapter's training runs (default 0)"
     )
     p.set_defaults(handler="sepgan_lib.book:cli_book")
-    return parser
 
 
-def describe(err: BaseException, path=None) -> str:
-    """``PATH: reason`` of an OSError (read-only, full disk, a file where a folder should be);
-    ``path`` stands in when the error names no file (e.g. a full disk under a library)."""
-    if isinstance(err, OSError) and not isinstance(err, SepganError):
-        reason = err.strerror or str(err)
-        paths = [p for p in (err.filename, getattr(err, "filename2", None)) if p]
-        paths = paths or ([path] if path else [])
-        return f"{' -> '.join(map(str, paths))}: {reason}" if paths else reason
-    return str(err)
+def cli_train(args) -> int:
+    """``sepgan train RUN_DIR [--mode M] [--profile P] [--set k=v]... [--init-from RUN]``."""
+    # deferred: TensorFlow takes seconds to import; the other commands and --help do without
+    from .health import REMEDY, failed
+    from .train import train
+
+    config = make_config(args.profile, parse_set_args(args.set))
+    result = train(
+        args.run_dir,
+        args.mode,
+        config,
+        plan=args.plan,
+        roots=args.root,
+        init_from=args.init_from,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    print(
+        f"{args.mode} run in {result['run_dir']}: {result['steps']} steps, best epoch "
+        f"{result['best_epoch']} (validation loss {result['best_valid_loss']:.5f}); {result['stopped']}"
+    )
+    for problem in result.get("problems", []):
+        print(f"  note: {problem}")
+    if failed(result.get("health")):
+        print(
+            f"sepgan: warning: {result['run_dir']} FAILED its health check: "
+            f"{'; '.join(result['health']['problems'])}. Its scores are not a result; "
+            f"{REMEDY}.",
+            file=sys.stderr,
+        )
+        return 0 if args.allow_unhealthy else 3
+    return 0
 
 
 def _target(args) -> str | None:
@@ -155,8 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args) or 0)
     except (SepganError, OSError) as err:
         if getattr(args, "debug", False):
-            import traceback
-
             traceback.print_exc()
         print(f"sepgan: error: {describe(err, _target(args))}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from .errors import ConfigError
+from .shapes import unet_shapes
 
 BIG = 10**9
 
@@ -137,8 +138,6 @@ def _check_key(key: str, value: Any) -> None:
 
 def patch_frames(config) -> int:
     """Input frames of one training patch (the U-Net input for ``num_frames`` output frames)."""
-    from .shapes import unet_shapes
-
     return unet_shapes((256, config.num_frames), config.num_layers).input[1]
 
 

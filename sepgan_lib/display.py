@@ -7,6 +7,10 @@ between signals (``players``) are plain HTML and JavaScript for the same reason.
 
 Signals are mono float arrays ``[samples]`` at ``sr`` (8192 Hz by default); magnitudes are
 ``[freq, frames]`` linear magnitudes (not log).
+
+Why one module of about 600 lines: it is the chapters' one name for what they show
+(``from sepgan_lib import display as viz``), and its parts share the embedding of audio and
+images into the static page; the client-side widgets are apart (``players``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
+
+from .shapes import unet_shapes
+from .spectral import stft
 
 SR = 8192
 N_FFT = 512
@@ -34,8 +42,6 @@ HOP = 256
 def wav_bytes(audio: np.ndarray, sr: int = SR, normalize: bool = True) -> bytes:
     """16-bit PCM wav of mono ``audio`` (peak-normalised to 0.99 if it would clip, or always
     with ``normalize=True`` when the peak is above 0.99)."""
-    import soundfile as sf
-
     audio = np.nan_to_num(np.asarray(audio, dtype=np.float32).reshape(-1))
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if normalize and peak > 0.99:
@@ -98,8 +104,6 @@ def _magnitude(signal: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.nda
     """A linear magnitude ``[freq, frames]`` from audio ``[samples]`` or a spectrogram."""
     signal = np.asarray(signal)
     if signal.ndim == 1:
-        from .spectral import stft
-
         return np.abs(stft(signal.astype(np.float32), n_fft=n_fft, hop=hop))
     if np.iscomplexobj(signal):
         return np.abs(signal)
@@ -164,7 +168,7 @@ def spectrogram_figure(
 
     ``signal`` is audio ``[samples]``, a complex STFT or a linear magnitude ``[freq, frames]``.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     fig, ax = plt.subplots(figsize=figsize, constrained_layout=True)
     spectrogram_image(ax, signal, sr, hop, n_fft, title, top_db, colorbar=True)
@@ -184,7 +188,7 @@ def plot_spectrograms(
 ):
     """One spectrogram per entry of ``{"mixture": mag_or_audio, "vocals": ...}``, on a shared
     dB scale (0 dB = the loudest bin of all) so that loudness compares across panels."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     mags = {name: _magnitude(s, n_fft, hop) for name, s in signals.items()}
     ref = max((float(np.max(m)) for m in mags.values()), default=1.0) if shared_scale else None
@@ -210,7 +214,7 @@ def plot_spectrograms(
 
 def figure_png(fig, dpi: int = 80, close: bool = True) -> bytes:
     """The PNG bytes of a matplotlib figure (closed afterwards so it is not shown twice)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -245,7 +249,7 @@ def listen_and_look(
     top_db: float = 80.0,
 ) -> HTMLBlock:
     """Each signal's spectrogram next to its player, as static HTML (audio ``[samples]``)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     mags = {name: _magnitude(s) for name, s in signals.items()}
     ref = max((float(np.max(m)) for m in mags.values()), default=1.0)
@@ -318,7 +322,7 @@ def plot_history(
     figsize: tuple[float, float] = (8.0, 3.0),
 ):
     """Curves of per-epoch values (``history`` as returned by ``train``) against the epoch."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     keys = keys or [
         k
@@ -351,8 +355,6 @@ def plot_history(
 def unet_level_shapes(config) -> list[dict[str, Any]]:
     """Per-layer ``(freq, frames, channels)`` of the separator for ``config`` (shape arithmetic,
     the same as :mod:`sepgan_lib.shapes`): a list of ``{"name", "level", "shape"}``."""
-    from .shapes import unet_shapes
-
     shapes = unet_shapes((256, config.num_frames), config.num_layers)
     f, t = shapes.input
     base, layers_ = config.base_filters, config.num_layers
@@ -373,8 +375,8 @@ def unet_shape_figure(config, figsize: tuple[float, float] = (10.0, 4.8)):
     """A picture of the U-Net: one box per layer, height ~ frequency bins, labelled
     ``freq x frames x channels``; encoder going down on the left, decoder going up on the
     right, skip connections as dashed arrows."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, Rectangle
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
+    from matplotlib.patches import FancyArrowPatch, Rectangle  # the book extra
 
     shapes = unet_level_shapes(config)
     layers_ = config.num_layers
@@ -513,8 +515,8 @@ __all__ = [
 def method_diagram(figsize: tuple[float, float] = (11.0, 5.2)):
     """The paper's idea as a block diagram: a supervised path on paired songs and an
     adversarial path on unpaired recordings, sharing one separator."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # the book extra
 
     fig, ax = plt.subplots(figsize=figsize, constrained_layout=True)
     ax.set_xlim(0, 11)

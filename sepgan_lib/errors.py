@@ -27,3 +27,18 @@ class DataError(SepganError):
 
 class TrainingError(SepganError):
     """Training cannot go on (for example a non-finite loss)."""
+
+
+class BookError(SepganError):
+    """The book could not be built (a chapter failed, or Jupyter Book reported a problem)."""
+
+
+def describe(err: BaseException, path=None) -> str:
+    """``PATH: reason`` of an OSError (read-only, full disk, a file where a folder should be);
+    ``path`` stands in when the error names no file (e.g. a full disk under a library)."""
+    if isinstance(err, OSError) and not isinstance(err, SepganError):
+        reason = err.strerror or str(err)
+        paths = [p for p in (err.filename, getattr(err, "filename2", None)) if p]
+        paths = paths or ([path] if path else [])
+        return f"{' -> '.join(map(str, paths))}: {reason}" if paths else reason
+    return str(err)

@@ -1,219 +1,41 @@
-"""BSS Eval of a run on a plan's songs, with baselines, and paired comparisons of two runs.
-
-Metrics are mir_eval's ``bss_eval_sources`` (BSS Eval v3, whole songs, no permutation) on
-mono 8192 Hz audio, as the original: SDR, SIR, SAR for vocals and accompaniment, plus the SDR
-improvement over the mixture used as the estimate of both sources.
-
-Baselines, scored on the same songs, give every figure a floor and a ceiling:
-
-- ``mixture``: the mixture as the estimate of both sources (the floor);
-- ``oracle_irm``: the ideal ratio mask ``|V| / (|V| + |A|)`` at our STFT applied to the
-  mixture's complex STFT (a ceiling for any magnitude-mask method at this resolution);
-- ``repet``: REPET-SIM style unsupervised separation (librosa's nearest-neighbour filtering
-  of the mixture magnitude with a cosine metric and soft masks, mixture phase).
+"""BSS Eval of a run on a plan's songs: per-song metrics (:mod:`.metrics`), their summary,
+the baselines, and the run's ``eval/<plan>-<split>.{json,csv}``.
 
 The network runs in the main process; the CPU-heavy BSS Eval runs over songs in a pool of
-processes started with ``spawn`` (TensorFlow is loaded in the parent, so no ``fork``).
-
-A song whose vocals or accompaniment reference is silent, or whose metrics are not finite,
-is listed under ``skipped`` with the reason instead of stopping the evaluation. A silent
-*estimate* is scored (it gets tiny deterministic noise, as mir_eval refuses all-zero signals):
-a separator that outputs silence must show up as a bad score, not vanish from the summary.
+processes started with ``spawn`` (TensorFlow is loaded in the parent, so no ``fork``). A song
+that cannot be loaded, separated or scored is listed under ``skipped`` with the reason instead
+of stopping the evaluation.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import csv
+import io
 import json
-import math
+import multiprocessing
 import os
 import sys
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import health
 from .cache import write_text_atomic
+from .datasets import load_track_cached
 from .errors import DataError, SepganError
-
-SOURCES = ("vocals", "accompaniment")
-METRICS = ("SDR", "SIR", "SAR")
-BASELINES = ("mixture", "oracle_irm", "repet")
-SR = 8192  # the default sample rate (config.expected_sr); callers pass the configuration's
-SILENT_ENERGY = 1e-8  # sum of squares below which a reference counts as silent
-
-
-class SkippedSong(SepganError):
-    """A song that cannot be scored (e.g. a silent reference); ``reason`` says why."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(reason)
-
-
-# --- metrics ---------------------------------------------------------------------------------
-
-
-def _as_signal(x, length: int | None = None) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
-    if length is not None and len(x) != length:
-        x = x[:length] if len(x) > length else np.pad(x, (0, length - len(x)))
-    return x
-
-
-def _unsilence(x: np.ndarray, seed: int) -> np.ndarray:
-    if np.sum(x**2) >= SILENT_ENERGY:
-        return x
-    noise = np.random.default_rng(seed).standard_normal(len(x)) * 1e-7
-    return x + noise
-
-
-def bss_eval(references: dict, estimates: dict) -> dict[str, dict[str, float]]:
-    """BSS Eval v3 of ``estimates`` against ``references`` (dicts with ``vocals`` and
-    ``accompaniment`` mono arrays) -> ``{"vocals": {"SDR","SIR","SAR"}, "accompaniment": ...}``.
-
-    Raises :class:`SkippedSong` when a reference is silent or a metric is not finite.
-    """
-    import mir_eval
-
-    length = len(np.asarray(references["accompaniment"]).reshape(-1))
-    refs = [_as_signal(references[s], length) for s in ("accompaniment", "vocals")]
-    for name, ref in zip(("accompaniment", "vocals"), refs):
-        energy = float(np.sum(ref**2))
-        if not np.isfinite(energy):
-            raise SkippedSong(f"the {name} reference is not finite")
-        if energy < SILENT_ENERGY:
-            raise SkippedSong(f"the {name} reference is silent (energy {energy:.3g})")
-    ests = [
-        _unsilence(_as_signal(estimates[s], length), seed=i)
-        for i, s in enumerate(("accompaniment", "vocals"))
-    ]
-    if not all(np.all(np.isfinite(e)) for e in ests):
-        raise SkippedSong("an estimate holds NaN or infinite samples")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # bss_eval_sources' deprecation notice
-        try:
-            sdr, sir, sar, _ = mir_eval.separation.bss_eval_sources(
-                np.stack(refs), np.stack(ests), compute_permutation=False
-            )
-        except ValueError as err:  # mir_eval's own input checks
-            raise SkippedSong(f"BSS Eval refused the song: {err}") from err
-    out = {}
-    for k, source in enumerate(("accompaniment", "vocals")):
-        values = {"SDR": float(sdr[k]), "SIR": float(sir[k]), "SAR": float(sar[k])}
-        bad = [m for m, v in values.items() if not math.isfinite(v)]
-        if bad:
-            raise SkippedSong(f"{source} {'/'.join(bad)} not finite ({values})")
-        out[source] = values
-    return {s: out[s] for s in SOURCES}
-
-
-# --- baselines -------------------------------------------------------------------------------
-
-
-def _stft(x: np.ndarray) -> np.ndarray:
-    from . import spectral
-
-    return spectral.stft(np.asarray(x, dtype=np.float32))
-
-
-def _istft(spec: np.ndarray, length: int) -> np.ndarray:
-    import librosa
-
-    from .spectral import HOP
-
-    return librosa.istft(spec, hop_length=HOP, window="hann", center=True, length=length).astype(
-        np.float32
-    )
-
-
-def _repet_sim(mixture: np.ndarray, sr: int = SR) -> dict[str, np.ndarray]:
-    """librosa's vocal separation example (REPET-SIM): nearest-neighbour median filtering of
-    the magnitude over similar frames (cosine) models the repeating accompaniment."""
-    import librosa
-
-    from .spectral import HOP
-
-    spec = _stft(mixture)
-    magnitude, phase = np.abs(spec), np.exp(1j * np.angle(spec))
-    frames = magnitude.shape[1]
-    width = min(int(librosa.time_to_frames(2.0, sr=sr, hop_length=HOP)), (frames - 1) // 2 - 1)
-    if width < 1:
-        return {"vocals": mixture.copy(), "accompaniment": mixture.copy()}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        repeating = librosa.decompose.nn_filter(
-            magnitude, aggregate=np.median, metric="cosine", width=width
-        )
-    repeating = np.minimum(magnitude, repeating)
-    margin_acc, margin_voc, power = 2, 10, 2
-    mask_acc = librosa.util.softmask(repeating, margin_acc * (magnitude - repeating), power=power)
-    mask_voc = librosa.util.softmask(magnitude - repeating, margin_voc * repeating, power=power)
-    length = len(mixture)
-    return {
-        "vocals": _istft(mask_voc * magnitude * phase, length),
-        "accompaniment": _istft(mask_acc * magnitude * phase, length),
-    }
-
-
-def baseline_estimates(mixture, sources: dict, method: str, sr: int = SR) -> dict[str, np.ndarray]:
-    """Estimates of a baseline ``method`` (``mixture``, ``oracle_irm`` or ``repet``)."""
-    mixture = np.asarray(mixture, dtype=np.float32)
-    if method == "mixture":
-        return {"vocals": mixture.copy(), "accompaniment": mixture.copy()}
-    if method == "oracle_irm":
-        spec = _stft(mixture)
-        voc = np.abs(_stft(sources["vocals"]))
-        acc = np.abs(_stft(sources["accompaniment"]))
-        total = voc + acc
-        mask = np.divide(voc, total, out=np.full_like(voc, 0.5), where=total > 0)
-        return {
-            "vocals": _istft(mask * spec, len(mixture)),
-            "accompaniment": _istft((1 - mask) * spec, len(mixture)),
-        }
-    if method == "repet":
-        return _repet_sim(mixture, sr)
-    raise SepganError(f"unknown baseline {method!r}; known: {', '.join(BASELINES)}")
-
-
-# --- one song (runs in a worker process) -----------------------------------------------------
-
-
-def _with_improvement(metrics: dict, floor: dict) -> dict:
-    return {
-        s: {**metrics[s], "SDR_improvement": metrics[s]["SDR"] - floor[s]["SDR"]} for s in SOURCES
-    }
-
-
-def _score_song(name: str, audio: dict, estimate: dict, baselines: bool, sr: int = SR) -> dict:
-    """``{"name", "metrics": {...} | None, "reason", "baselines": {method: metrics | None}}``."""
-    refs = {s: audio[s] for s in SOURCES}
-    out: dict[str, Any] = {"name": name, "metrics": None, "reason": None, "baselines": {}}
-    try:
-        mix_metrics = bss_eval(refs, baseline_estimates(audio["mixture"], refs, "mixture"))
-        model = bss_eval(refs, estimate)
-    except SkippedSong as err:
-        out["reason"] = err.reason
-        return out
-    out["metrics"] = _with_improvement(model, mix_metrics)
-    if baselines:
-        out["baselines"]["mixture"] = _with_improvement(mix_metrics, mix_metrics)
-        for method in BASELINES[1:]:
-            try:
-                est = baseline_estimates(audio["mixture"], refs, method, sr)
-                out["baselines"][method] = _with_improvement(bss_eval(refs, est), mix_metrics)
-            except SkippedSong:
-                out["baselines"][method] = None
-    return out
+from .metrics import BASELINES, METRICS, SOURCES, SR, format_db, score_song, summarize
+from .plans import load_plan
+from .separate import load_run, separate_audio
 
 
 def _init_worker() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:  # one BLAS thread per worker: the pool already uses the cores
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # optional: comes with scikit-learn
 
         threadpool_limits(1)
     except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
@@ -221,35 +43,6 @@ def _init_worker() -> None:
 
 
 # --- many songs ------------------------------------------------------------------------------
-
-
-def _summary_of(entries: list[dict]) -> dict:
-    out: dict[str, dict] = {}
-    for source in SOURCES:
-        out[source] = {}
-        keys = list(METRICS)
-        if any("SDR_improvement" in e.get(source, {}) for e in entries):
-            keys.append("SDR_improvement")
-        for metric in keys:
-            values = np.array(
-                [e[source][metric] for e in entries if metric in e.get(source, {})], float
-            )
-            values = values[np.isfinite(values)]
-            if len(values) == 0:
-                out[source][metric] = {"mean": None, "median": None}
-            else:
-                out[source][metric] = {
-                    "mean": float(np.mean(values)),
-                    "median": float(np.median(values)),
-                }
-    return out
-
-
-def summarize(tracks: list) -> dict:
-    """Mean and median over songs of each source's metrics:
-    ``{"vocals": {"SDR": {"mean", "median"}, "SIR": ..., "SAR": ...}, "accompaniment": ...}``
-    (``SDR_improvement`` too when the tracks have it; ``None`` when there is no song)."""
-    return _summary_of(list(tracks))
 
 
 def _resolve_jobs(jobs: int, songs: int | None = None) -> int:
@@ -279,8 +72,6 @@ def evaluate_tracks(
     Returns ``{"tracks", "summary", "skipped"}`` and, with ``baselines``, ``baselines``
     (summaries) and ``baseline_tracks`` (per-song metrics of each baseline).
     """
-    from tqdm.auto import tqdm
-
     items = list(named_items)
     jobs = _resolve_jobs(jobs, len(items))
     bar = tqdm(total=len(items), desc="evaluating", unit="song", disable=not progress or None)
@@ -296,7 +87,7 @@ def evaluate_tracks(
     def score(name, audio, estimate):
         if audio is None:  # unreadable: estimate holds the reason
             return {"name": name, "metrics": None, "reason": estimate, "baselines": {}}
-        return _score_song(name, audio, estimate, baselines, sr)
+        return score_song(name, audio, estimate, baselines, sr)
 
     def _prepare(name, audio):
         audio = audio() if callable(audio) else audio
@@ -311,38 +102,44 @@ def evaluate_tracks(
                 results[i] = score(*prepare(item))
                 bar.update(1)
         else:
-            import concurrent.futures as cf
-            import multiprocessing
-
-            context = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
-                pending: dict = {}
-
-                def collect(block: bool) -> None:
-                    done, _ = cf.wait(
-                        pending,
-                        timeout=None if block else 0,
-                        return_when=cf.FIRST_COMPLETED,
-                    )
-                    for future in done:
-                        results[pending.pop(future)] = future.result()
-                        bar.update(1)
-
-                for i, item in enumerate(items):
-                    name, audio, estimate = prepare(item)
-                    if audio is None:
-                        results[i] = score(name, audio, estimate)
-                        bar.update(1)
-                        continue
-                    pending[pool.submit(_score_song, name, audio, estimate, baselines, sr)] = i
-                    while len(pending) >= 2 * jobs:  # bound the songs held in memory
-                        collect(block=True)
-                    collect(block=False)
-                while pending:
-                    collect(block=True)
+            results.update(_score_in_processes(items, prepare, score, jobs, baselines, sr, bar))
     finally:
         bar.close()
     return _assemble([results[i] for i in range(len(items))], baselines)
+
+
+def _score_in_processes(items, prepare, score, jobs, baselines, sr, bar) -> dict[int, dict]:
+    """:func:`.metrics.score_song` of each prepared song in a pool of ``jobs`` processes
+    (``spawn``: TensorFlow is loaded here), at most ``2 * jobs`` songs in flight; the songs
+    that could not be prepared are scored (as skipped) here."""
+    results: dict[int, dict] = {}
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
+        pending: dict = {}
+
+        def collect(block: bool) -> None:
+            done, _ = cf.wait(
+                pending,
+                timeout=None if block else 0,
+                return_when=cf.FIRST_COMPLETED,
+            )
+            for future in done:
+                results[pending.pop(future)] = future.result()
+                bar.update(1)
+
+        for i, item in enumerate(items):
+            name, audio, estimate = prepare(item)
+            if audio is None:
+                results[i] = score(name, audio, estimate)
+                bar.update(1)
+                continue
+            pending[pool.submit(score_song, name, audio, estimate, baselines, sr)] = i
+            while len(pending) >= 2 * jobs:  # bound the songs held in memory
+                collect(block=True)
+            collect(block=False)
+        while pending:
+            collect(block=True)
+    return results
 
 
 def _assemble(scored: list[dict], baselines: bool) -> dict:
@@ -372,8 +169,6 @@ def _assemble(scored: list[dict], baselines: bool) -> dict:
 
 
 def _csv_text(result: dict) -> str:
-    import io
-
     keys = [*METRICS, "SDR_improvement"]
     methods = list(result.get("baseline_tracks", {}))
     header = ["name", "source", *keys]
@@ -437,10 +232,6 @@ def evaluate_run(
     (``plan``, ``split``, ``tracks``, ``summary``, ``baselines`` with ``baselines=True``,
     ``skipped``; the paths under ``files``, not saved in the JSON).
     """
-    from .datasets import load_track_cached
-    from .plans import load_plan
-    from .separate import load_run, separate_audio
-
     run_health = health.run_health(run_dir)
     if not allow_unhealthy:
         health.require_healthy(run_health, str(run_dir))
@@ -484,122 +275,7 @@ def evaluate_run(
     return {**result, "files": {"json": str(json_path), "csv": str(csv_path)}}
 
 
-# --- comparing two evaluations ---------------------------------------------------------------
-
-
-def _load_result(x) -> tuple[dict, str]:
-    if isinstance(x, dict):
-        label = x.get("label") or (x.get("files") or {}).get("json") or x.get("plan")
-        return x, str(label or "result")
-    path = Path(x)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise SepganError(f"{path}: cannot read the evaluation results ({err})") from err
-    if not isinstance(data, dict):
-        raise SepganError(
-            f"{path}: not an evaluation result (a JSON {type(data).__name__}, expected the "
-            "object `sepgan evaluate` writes)"
-        )
-    return data, str(path)
-
-
-def compare_results(
-    a,
-    b,
-    n_boot: int = 2000,
-    seed: int = 0,
-    metric: str = "SDR",
-    allow_unhealthy: bool = False,
-) -> dict:
-    """Paired comparison of two evaluations (dicts or JSON paths) over the songs both scored.
-
-    Per source: the differences ``b - a`` of ``metric``, their median with a bootstrap 95%
-    interval (``n_boot`` resamples of the songs), mean, wins (b better), losses, ties, ``n``.
-    An evaluation of a run that failed its health check is refused unless ``allow_unhealthy``:
-    a difference between two broken models is not a finding.
-    """
-    (ra, label_a), (rb, label_b) = _load_result(a), _load_result(b)
-    for r, label in ((ra, label_a), (rb, label_b)):
-        if not isinstance(r.get("tracks"), list):
-            raise SepganError(f"{label}: not an evaluation result (no 'tracks' list)")
-        for t in r["tracks"]:
-            ok = isinstance(t, dict) and "name" in t
-            ok = ok and all(isinstance(t.get(s), dict) and metric in t[s] for s in SOURCES)
-            if not ok:
-                raise SepganError(
-                    f"{label}: not an evaluation result (a track without name or {metric} of "
-                    f"{' and '.join(SOURCES)}: {str(t)[:80]})"
-                )
-        if not allow_unhealthy:
-            health.require_healthy(r.get("health"), label)
-    ta = {t["name"]: t for t in ra["tracks"]}
-    tb = {t["name"]: t for t in rb["tracks"]}
-    common = [n for n in ta if n in tb]
-    if not common:
-        raise SepganError(
-            f"{label_a} and {label_b} have no song in common ({len(ta)} and {len(tb)} scored "
-            "songs): evaluate both runs on the same plan and split"
-        )
-    out: dict[str, Any] = {
-        "a": label_a,
-        "b": label_b,
-        "metric": metric,
-        "n": len(common),
-        "only_a": sorted(set(ta) - set(tb)),
-        "only_b": sorted(set(tb) - set(ta)),
-    }
-    rng = np.random.default_rng(seed)
-    for source in SOURCES:
-        diffs = np.array([tb[n][source][metric] - ta[n][source][metric] for n in common], float)
-        entry: dict[str, Any] = {"n": int(len(diffs))}
-        if len(diffs) == 0:
-            entry.update(median_diff=None, ci_low=None, ci_high=None, mean_diff=None)
-            entry.update(wins=0, losses=0, ties=0)
-        else:
-            boots = np.median(diffs[rng.integers(0, len(diffs), (n_boot, len(diffs)))], axis=1)
-            low, high = np.percentile(boots, [2.5, 97.5])
-            tol = 1e-9
-            entry.update(
-                median_diff=float(np.median(diffs)),
-                ci_low=float(low),
-                ci_high=float(high),
-                mean_diff=float(np.mean(diffs)),
-                wins=int(np.sum(diffs > tol)),
-                losses=int(np.sum(diffs < -tol)),
-                ties=int(np.sum(np.abs(diffs) <= tol)),
-            )
-        out[source] = entry
-    return out
-
-
-def verdict(source: str, entry: dict, what: str = "adversarial training") -> str:
-    """One plain sentence on a paired comparison entry (``compare_results(a, b)[source]``):
-    the median difference ``b - a`` with its interval and what the interval says."""
-    if not entry.get("n"):
-        return f"{source}: no song in common, nothing to compare."
-    low, high = entry["ci_low"], entry["ci_high"]
-    text = (
-        f"{source}: median SDR difference {entry['median_diff']:+.2f} dB, 95 % interval "
-        f"[{low:+.2f}, {high:+.2f}] dB, better on {entry['wins']} of {entry['n']} songs, "
-        f"worse on {entry['losses']}. "
-    )
-    if entry["n"] < 5:
-        return text + f"With {entry['n']} song(s) no interval can be trusted: no conclusion."
-    if low > 0:
-        return text + f"The interval excludes zero: {what} helped on these songs."
-    if high < 0:
-        return (
-            text + f"The interval excludes zero on the negative side: {what} hurt on these songs."
-        )
-    return text + "The interval contains zero: these songs give no evidence either way."
-
-
 # --- command line ----------------------------------------------------------------------------
-
-
-def _fmt(x) -> str:
-    return "-" if x is None else f"{x:.2f}"
 
 
 def format_result(result: dict) -> str:
@@ -616,35 +292,12 @@ def format_result(result: dict) -> str:
         lines.append(" " * 47 + "(baseline medians)")
     for source in SOURCES:
         for metric, values in result["summary"][source].items():
-            row = f"{source:<14}{metric:<17}{_fmt(values['mean']):>8}{_fmt(values['median']):>8}"
+            row = f"{source:<14}{metric:<17}{format_db(values['mean']):>8}{format_db(values['median']):>8}"
             for summary in baselines.values():
-                row += f"{_fmt(summary[source].get(metric, {}).get('median')):>12}"
+                row += f"{format_db(summary[source].get(metric, {}).get('median')):>12}"
             lines.append(row)
     for item in result["skipped"]:
         lines.append(f"skipped {item['name']}: {item['reason']}")
-    return "\n".join(lines)
-
-
-def format_comparison(comparison: dict) -> str:
-    lines = [
-        f"{comparison['metric']} of B - A over {comparison['n']} common song(s)",
-        f"  A = {comparison['a']}",
-        f"  B = {comparison['b']}",
-        f"{'source':<14}{'median':>8}{'95% interval':>20}{'mean':>8}{'wins':>6}{'losses':>8}"
-        f"{'ties':>6}",
-    ]
-    for source in SOURCES:
-        e = comparison[source]
-        interval = f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]"
-        lines.append(
-            f"{source:<14}{_fmt(e['median_diff']):>8}{interval:>20}{_fmt(e['mean_diff']):>8}"
-            f"{e['wins']:>6}{e['losses']:>8}{e['ties']:>6}"
-        )
-    if comparison["only_a"] or comparison["only_b"]:
-        lines.append(
-            f"not compared: {len(comparison['only_a'])} song(s) only in A, "
-            f"{len(comparison['only_b'])} only in B"
-        )
     return "\n".join(lines)
 
 
@@ -668,16 +321,4 @@ def cli_evaluate(args) -> int:
     if not result["tracks"]:
         print("sepgan: error: no song could be scored", file=sys.stderr)
         return 1
-    return 0
-
-
-def cli_compare(args) -> int:
-    """``sepgan compare A.json B.json [--json]``."""
-    comparison = compare_results(
-        args.a, args.b, allow_unhealthy=getattr(args, "allow_unhealthy", False)
-    )
-    if getattr(args, "json", False):
-        print(json.dumps(comparison, indent=2))
-    else:
-        print(format_comparison(comparison))
     return 0

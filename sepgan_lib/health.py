@@ -16,14 +16,16 @@ refuse to present the run as a result unless asked to (``allow_unhealthy``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from .cache import read_json
+from .datasets import load_track_cached
 from .errors import SepganError
+from .metrics import SOURCES, SkippedSong, score_with_floor
+from .separate import load_run, separate_audio
 
-SOURCES = ("vocals", "accompaniment")
 SILENT_PEAK = 1e-6  # peak amplitude below which an output counts as silence
 REMEDY = (
     "train again in a new run folder with another seed (--set seed=N), a learning-rate "
@@ -40,8 +42,6 @@ def check_separator(model, config, songs) -> dict:
     """Check each output of ``model`` on ``songs``, a list of ``(name, audio)`` where
     ``audio`` has mono ``mixture``, ``vocals`` and ``accompaniment`` arrays (see
     :func:`check_estimates`)."""
-    from .separate import separate_audio
-
     return check_estimates(lambda mixture: separate_audio(model, mixture, config), songs)
 
 
@@ -52,8 +52,6 @@ def check_estimates(estimator, songs) -> dict:
     "below_floor", "scored", "median_SDR", "median_floor_SDR"}}, "problems": [...],
     "remedy": str}``; ``ok`` is None when no song could be scored.
     """
-    from .evaluate import SkippedSong, baseline_estimates, bss_eval
-
     peaks = {s: 0.0 for s in SOURCES}
     sdr = {s: [] for s in SOURCES}
     floor = {s: [] for s in SOURCES}
@@ -62,10 +60,8 @@ def check_estimates(estimator, songs) -> dict:
         estimate = estimator(audio["mixture"])
         for s in SOURCES:
             peaks[s] = max(peaks[s], float(np.max(np.abs(estimate[s]), initial=0.0)))
-        refs = {s: audio[s] for s in SOURCES}
         try:
-            mixture_scores = bss_eval(refs, baseline_estimates(audio["mixture"], refs, "mixture"))
-            model_scores = bss_eval(refs, estimate)
+            model_scores, mixture_scores = score_with_floor(audio, estimate)
         except SkippedSong as err:
             skipped.append(f"{name}: {err.reason}")
             continue
@@ -110,8 +106,6 @@ def check_estimates(estimator, songs) -> dict:
 def validation_songs(plan, config) -> list[tuple[str, dict]]:
     """The plan's validation songs as the trainer validates on them (``valid_max_songs``,
     ``valid_max_seconds``), decoded at the configuration's rate; unreadable songs left out."""
-    from .datasets import load_track_cached
-
     songs = []
     limit = int(config.valid_max_seconds * config.expected_sr) or None
     for track in plan.tracks("valid")[: config.valid_max_songs or None]:
@@ -125,18 +119,13 @@ def validation_songs(plan, config) -> list[tuple[str, dict]]:
 
 def check_run(run_dir, plan) -> dict:
     """:func:`check_separator` of a run folder's best separator on ``plan``'s validation songs."""
-    from .separate import load_run
-
     model, config = load_run(run_dir)
     return check_separator(model, config, validation_songs(plan, config))
 
 
 def run_health(run_dir) -> dict | None:
     """The health record of a finished run (None for an unfinished or unchecked run)."""
-    try:
-        finished = json.loads((Path(run_dir) / "finished.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    finished = read_json(Path(run_dir) / "finished.json", None)
     return finished.get("health") if isinstance(finished, dict) else None
 
 

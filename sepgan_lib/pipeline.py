@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 from . import spectral
 from .config import Config
+from .datasets import load_track_cached
 from .errors import SepganError
 from .shapes import UNetShapes, pad_freq, unet_shapes
 
@@ -45,8 +47,6 @@ def model_shapes(config: Config) -> UNetShapes:
 
 def song_spectrograms(track, sr: int = 8192) -> dict[str, np.ndarray]:
     """Linear magnitudes ``[frames, 256]`` of a track's three signals (memoised per process)."""
-    from .datasets import load_track_cached
-
     key = (track.key, sr)
     if key not in _SPECTROGRAM_MEMO:
         signals = load_track_cached(track, sr=sr)
@@ -93,8 +93,6 @@ class SpectrogramCache:
         ``min_frames``: songs shorter than this (one U-Net input) are left out.
         ``require_audible``: sources that must not be silent (e.g. the vocals of a vocal pool).
         """
-        from tqdm.auto import tqdm
-
         names, parts, lengths, problems = [], {s: [] for s in sources}, [], []
         for track in tqdm(list(tracks), desc=f"decoding {label}", disable=not progress):
             try:
@@ -339,3 +337,59 @@ def validation_windows(cache: SpectrogramCache, config: Config, max_seconds: flo
         np.log1p(np.stack(vocs))[..., None].astype(np.float32),
         np.stack(masks)[:, None, :, None].astype(np.float32),
     )
+
+
+# --- the pools of a run ------------------------------------------------------------------------
+@dataclass
+class Pools:
+    """The decoded songs of a run: paired, validation and (semi-supervised) the unpaired
+    ``mix``, ``vocals`` and ``acc`` pools."""
+
+    paired: SpectrogramCache
+    valid: SpectrogramCache
+    unpaired: dict[str, SpectrogramCache] | None = None
+
+    def problems(self) -> list[str]:
+        caches = [self.paired, self.valid, *(self.unpaired or {}).values()]
+        return sorted({p for c in caches for p in c.problems})
+
+
+def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pools:
+    """Decode the songs of a plan's roles into spectrogram caches."""
+    shapes = model_shapes(config)
+    roles = plan.roles
+    for role in ["paired", "valid"] + (
+        ["unpaired_mix", "unpaired_vocals", "unpaired_acc"] if mode == "semi" else []
+    ):
+        if not roles.get(role):
+            raise SepganError(f"data plan {plan.name!r} has no song in role {role!r}")
+    kw = {"progress": progress}
+    paired = SpectrogramCache.from_tracks(
+        roles["paired"], config, min_frames=shapes.input[1], label="paired songs", **kw
+    )
+    valid_tracks = roles["valid"][: config.valid_max_songs or None]
+    valid = SpectrogramCache.from_tracks(
+        valid_tracks, config, min_frames=1, label="validation songs", **kw
+    )
+    unpaired = None
+    if mode == "semi":
+        # pool -> (role, source, shortest usable song in frames, sources that must be audible)
+        pools = {
+            "mix": ("unpaired_mix", "mixture", shapes.input[1], ()),
+            "vocals": ("unpaired_vocals", "vocals", shapes.desired[1], ("vocals",)),
+            "acc": ("unpaired_acc", "accompaniment", shapes.desired[1], ("accompaniment",)),
+        }
+        unpaired = {
+            pool: SpectrogramCache.from_tracks(
+                roles[role],
+                config,
+                (source,),
+                min_frames,
+                require_audible=audible,
+                label=f"unpaired {source}",
+                **kw,
+            )
+            for pool, (role, source, min_frames, audible) in pools.items()
+        }
+    forget_spectrograms()
+    return Pools(paired, valid, unpaired)

@@ -1,4 +1,4 @@
-"""Data plans: which songs play which role, the cached plan index, and ``sepgan data check``.
+"""Data plans: which songs play which role, and the cached plan index.
 
 A plan assigns :class:`~sepgan_lib.datasets.Track` records to roles: ``paired`` (supervised),
 ``unpaired_mix``, ``unpaired_vocals``, ``unpaired_acc``, ``valid``, ``test`` and named extra
@@ -24,28 +24,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import yaml
 
-from .cache import cache_dir, write_text_atomic
-from .datasets import LAYOUTS, READERS, Track, load_track_cached_raw
-from .errors import DataError, SepganError
+from .cache import cache_dir, write_json
+from .config import make_config
+from .datasets import LAYOUTS, READERS, Track
+from .errors import DataError
+from .synth_set import ensure_synthetic_set
 
 ROLES = ("paired", "unpaired_mix", "unpaired_vocals", "unpaired_acc", "valid", "test")
 UNPAIRED = ("unpaired_mix", "unpaired_vocals", "unpaired_acc")
 INDEX_VERSION = 1
 
-SILENCE_PEAK = 1e-4  # a stem whose peak is below this is silent
-SILENCE_RMS_DB = -60.0  # ... or whose RMS is below this (dBFS)
-LENGTH_TOLERANCE_S = 0.01  # stems whose lengths differ by more than this are reported
 
 # --- shipped plans (the same schema as a YAML plan) ------------------------------------------
 
@@ -169,13 +165,9 @@ class DataPlan:
         )
 
 
-def _write_json_atomic(path: Path, payload: Any) -> Path:
-    return write_text_atomic(path, json.dumps(payload, indent=1))
-
-
 def save_index(plan: DataPlan, path) -> Path:
     """Write the plan (every track of every role, the problems) as JSON."""
-    return _write_json_atomic(Path(path), plan.to_dict())
+    return write_json(path, plan.to_dict(), indent=1)
 
 
 def load_index(path) -> DataPlan:
@@ -257,8 +249,7 @@ def validate_spec(spec: Any, where: str) -> dict[str, Any]:
 
 
 def read_plan_file(path) -> dict[str, Any]:
-    import yaml
-
+    """A YAML plan file's spec, checked (:func:`validate_spec`)."""
     path = Path(path)
     try:
         spec = yaml.safe_load(path.read_text())
@@ -377,14 +368,10 @@ def _resolve_roots(spec, roots: dict[str, Path], config) -> tuple[dict[str, Path
     for ds in datasets:
         root = roots.get(ds) or defaults.get(ds)
         if root is None and ds == "synthetic":
-            from .synth import ensure_synthetic_set
-
             root = ensure_synthetic_set(
                 tracks=config.synthetic_tracks, seconds=config.synthetic_seconds, seed=0
             )
         if root is None and ds == "synthetic_b":
-            from .synth import ensure_synthetic_set
-
             root = ensure_synthetic_set(
                 tracks=config.shift_tracks,
                 seconds=config.synthetic_seconds,
@@ -452,8 +439,6 @@ def load_plan(plan: str | Path | None = None, roots=None, config=None, use_index
     (``None``: the ``paper`` profile). The index lives in ``cache_dir("index")`` and is rebuilt
     when any file under the roots changes (paths, sizes, mtimes: no audio is decoded).
     """
-    from .config import make_config
-
     config = config or make_config("paper")
     spec = _spec_for(plan, config)
     resolved, problems = _resolve_roots(spec, parse_roots(roots), config)
@@ -473,7 +458,7 @@ def load_plan(plan: str | Path | None = None, roots=None, config=None, use_index
         except (OSError, ValueError, KeyError, TypeError):
             pass
     data_plan = _build(spec, resolved, problems, config)
-    _write_json_atomic(index_path, {"signature": signature, "plan": data_plan.to_dict()})
+    write_json(index_path, {"signature": signature, "plan": data_plan.to_dict()}, indent=1)
     return _checked_shift(data_plan, config)
 
 
@@ -489,159 +474,6 @@ def _checked_shift(plan: DataPlan, config) -> DataPlan:
     return plan
 
 
-def index_path_for(plan: DataPlan) -> Path | None:  # pragma: no cover - convenience
-    matches = sorted(cache_dir("index").glob(f"{plan.name}-*.json"))
-    return matches[-1] if matches else None
-
-
-# --- checking --------------------------------------------------------------------------------
-
-
-def patch_seconds(config) -> float:
-    """Length of one U-Net input patch in seconds (the shortest usable song)."""
-    from .shapes import unet_shapes
-
-    frames = unet_shapes((256, config.num_frames), config.num_layers).input[1]
-    return frames * config.num_hop / config.expected_sr
-
-
-def _level(x: np.ndarray) -> tuple[float, float]:
-    if x.size == 0:
-        return 0.0, -math.inf
-    peak = float(np.max(np.abs(x)))
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return peak, (20 * math.log10(rms) if rms > 0 else -math.inf)
-
-
-def check_track(track: Track, config) -> tuple[float | None, list[dict[str, str]]]:
-    """Decode a track (through the cache) and list its problems; returns (seconds, problems)."""
-    sr = config.expected_sr
-    found = []
-
-    def add(severity, message):
-        found.append({"severity": severity, "track": track.key, "message": message})
-
-    try:
-        audio, lengths = load_track_cached_raw(track, sr)
-    except (SepganError, OSError) as err:
-        add("error", f"unreadable: {err}")
-        return None, found
-    except Exception as err:  # never crash a check on one bad song
-        add("error", f"unreadable: {type(err).__name__}: {err} (files: {', '.join(track.paths)})")
-        return None, found
-    seconds = len(audio["mixture"]) / sr
-    for source in ("vocals", "accompaniment"):
-        peak, rms_db = _level(audio[source])
-        if peak < SILENCE_PEAK or rms_db < SILENCE_RMS_DB:
-            add("warning", f"silent {source} (peak {peak:.2g}, RMS {rms_db:.1f} dBFS)")
-    if lengths:
-        spread = (max(lengths.values()) - min(lengths.values())) / sr
-        if spread > LENGTH_TOLERANCE_S:
-            detail = ", ".join(f"{k} {v / sr:.3f} s" for k, v in lengths.items())
-            add("warning", f"stems of different lengths ({detail}); trimmed to the shortest")
-    need = patch_seconds(config)
-    if seconds < need:
-        add("warning", f"shorter than one patch ({seconds:.2f} s < {need:.2f} s)")
-    return seconds, found
-
-
-def check_plan(plan: DataPlan, config=None, progress: bool = False) -> dict[str, Any]:
-    """Decode every track of the plan once and report per role and every problem found."""
-    from .config import make_config
-
-    config = config or make_config("paper")
-    start = time.perf_counter()
-    tracks = plan.all_tracks()
-    seconds: dict[str, float | None] = {}
-    problems: list[dict[str, str]] = [
-        {"severity": "note", "track": "", "message": p} for p in plan.problems
-    ]
-    iterator = tracks
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(tracks, desc=f"checking {plan.name}", unit="song", file=sys.stderr)
-    for track in iterator:  # sequential: threads did not help on 2 cores (measured)
-        seconds[track.key], found = check_track(track, config)
-        problems.extend(found)
-    roles = {}
-    for role, role_tracks in plan.roles.items():
-        decoded = [seconds.get(t.key) for t in role_tracks]
-        roles[role] = {
-            "tracks": len(role_tracks),
-            "minutes": round(sum(s or 0.0 for s in decoded) / 60.0, 3),
-            "sample_rates": {
-                str(k): v for k, v in sorted(Counter(t.sample_rate for t in role_tracks).items())
-            },
-            "datasets": dict(sorted(Counter(t.dataset for t in role_tracks).items())),
-            "unreadable": sum(s is None for s in decoded),
-        }
-    counts = Counter(p["severity"] for p in problems)
-    return {
-        "plan": plan.name,
-        "roots": dict(plan.roots),
-        "roles": roles,
-        "problems": problems,
-        "errors": counts.get("error", 0),
-        "warnings": counts.get("warning", 0),
-        "unique_tracks": len(tracks),
-        "patch_seconds": round(patch_seconds(config), 3),
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-
-
-def format_report(report: dict[str, Any]) -> str:
-    lines = [f"plan {report['plan']}"]
-    for name, root in report["roots"].items():
-        lines.append(f"  root {name} = {root}")
-    lines.append("")
-    rows = [("role", "tracks", "minutes", "sample rates", "datasets")]
-    for role, r in report["roles"].items():
-        rates = ", ".join(f"{k} Hz x{v}" for k, v in r["sample_rates"].items()) or "-"
-        dsets = ", ".join(f"{k} {v}" for k, v in r["datasets"].items()) or "-"
-        rows.append((role, str(r["tracks"]), f"{r['minutes']:.2f}", rates, dsets))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for n, row in enumerate(rows):
-        cells = [
-            row[0].ljust(widths[0]),
-            row[1].rjust(widths[1]),
-            row[2].rjust(widths[2]),
-            row[3].ljust(widths[3]),
-            row[4],
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("-" * (sum(widths) + 8))
-    lines.append("")
-    problems = report["problems"]
-    lines.append(
-        f"{report['unique_tracks']} songs checked in {report['seconds']:.1f} s; "
-        f"{report['errors']} error(s), {report['warnings']} warning(s), "
-        f"{len(problems) - report['errors'] - report['warnings']} note(s)"
-    )
-    for p in problems:
-        where = f"{p['track']}: " if p["track"] else ""
-        lines.append(f"  {p['severity']:<8}{where}{p['message']}")
-    return "\n".join(lines)
-
-
-def cli_check(args) -> int:
-    """``sepgan data check [--plan NAME|FILE] [--root NAME=PATH]... [--json]``."""
-    from .config import make_config, parse_set_args
-
-    config = make_config(
-        getattr(args, "profile", None) or "paper", parse_set_args(getattr(args, "set", None))
-    )
-    plan = load_plan(args.plan, args.root, config)
-    as_json = bool(getattr(args, "json", False))
-    report = check_plan(plan, config, progress=not as_json and sys.stderr.isatty())
-    if as_json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(format_report(report))
-    return 1 if report["errors"] else 0
-
-
 __all__ = [
     "ROLES",
     "DataPlan",
@@ -650,6 +482,4 @@ __all__ = [
     "load_plan",
     "save_index",
     "load_index",
-    "check_plan",
-    "cli_check",
 ]

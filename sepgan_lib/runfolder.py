@@ -25,8 +25,8 @@ import socket
 import time
 from pathlib import Path
 
-from .cache import write_text_atomic
-from .config_rules import FIXED
+from .cache import read_json, write_json, write_text_atomic
+from .config_rules import FIXED, patch_frames
 from .errors import DataError, SepganError, TrainingError
 
 # Keys that say how to run, not what to train: a run may resume with other values.
@@ -39,19 +39,6 @@ PLAN_FILE = "plan_index.json"
 
 class RunFolderBusy(TrainingError):
     """Another live process trains in the same run folder."""
-
-
-def read_json(path: Path, default):
-    """The JSON in ``path``, or ``default`` when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return default
-
-
-def write_json(path: Path, data) -> None:
-    """``data`` as indented JSON, written atomically."""
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 # --- checks (read only) ----------------------------------------------------------------------
@@ -169,7 +156,7 @@ class RunLock:
         return read_json(self.path, {}) or {}
 
     def acquire(self) -> RunLock:
-        import fcntl
+        import fcntl  # deferred: POSIX only
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -209,7 +196,7 @@ class RunLock:
     def release(self) -> None:
         if self.fd is None:
             return
-        import fcntl
+        import fcntl  # deferred: POSIX only
 
         try:
             os.ftruncate(self.fd, 0)  # an empty lock file is a free one
@@ -273,8 +260,6 @@ def prepare(run_dir, config, mode: str, plan, init_from=None, chief: bool = True
 
 def check_pools(pools, mode: str, config) -> None:
     """Refuse, before any model is built, pools that leave no usable song for a role."""
-    from .config_rules import patch_frames
-
     named = {"paired": pools.paired, "valid": pools.valid, **(pools.unpaired or {})}
     empty = [name for name, cache in named.items() if len(cache) == 0]
     if empty:

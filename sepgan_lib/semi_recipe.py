@@ -1,4 +1,9 @@
-"""What a fair semi-supervised run needs besides the steps: a critic warm-up and diagnostics.
+"""What a fair semi-supervised run needs besides the steps: the recipe, a critic warm-up and
+diagnostics.
+
+- :data:`CONTINUATION`: the settings of the semi-supervised continuation of a supervised run
+  (and of its equal-compute control, :mod:`.fair_comparison`), :func:`continuation_config`
+  applies them;
 
 - :func:`critic_warmup`: ``config.critic_warmup_steps`` critic iterations against the frozen
   separator (e.g. the supervised run's best weights, ``--init-from``) before any separator
@@ -18,16 +23,43 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import tensorflow as tf
 
-from .cache import write_text_atomic
+from .cache import read_json, write_json
+from .config import Config, apply_overrides
 from .errors import TrainingError
 
 DIAGNOSTICS = "diagnostics.json"
+
+# The continuation: a fixed budget (patience = max_epochs: every epoch runs, the best epoch
+# by validation loss is kept) and the critic settings chosen on the validation loss only by
+# experiments/sweep_recipe.py (sweep_recipe.json: one critic iteration per separator step at
+# lr 2e-4, no warm-up, alpha = beta = 0.001 beat five iterations at 5e-4 after a warm-up).
+CONTINUATION = {
+    "max_epochs": 2,
+    "patience": 2,
+    "num_disc": 1,
+    "init_disc_lr": 2e-4,
+    "critic_warmup_steps": 0,
+    "alpha": 1e-3,
+    "beta": 1e-3,
+}
+# smoke: one tiny epoch, and a short warm-up and two critic iterations so tests exercise them
+SMOKE_CONTINUATION = {"max_epochs": 1, "patience": 1, "critic_warmup_steps": 2, "num_disc": 2}
+
+
+def continuation_overrides(profile: str) -> dict:
+    """The continuation's settings on top of ``profile`` (``smoke`` has its own tiny ones)."""
+    return dict(SMOKE_CONTINUATION if profile == "smoke" else CONTINUATION)
+
+
+def continuation_config(config: Config, profile: str, changes: dict | None = None) -> Config:
+    """``config`` (the supervised run's) with the continuation's settings and ``changes``:
+    control and semi share it, so the unpaired data is the only difference between them."""
+    return apply_overrides(config, {**continuation_overrides(profile), **(changes or {})})
 
 
 class Diagnostics:
@@ -36,17 +68,14 @@ class Diagnostics:
 
     def __init__(self, run_dir: Path, step: int, warmup_done: int, writer, chief: bool):
         self.path, self.writer, self.chief = Path(run_dir) / DIAGNOSTICS, writer, chief
-        try:
-            entries = json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError):
-            entries = []
+        entries = read_json(self.path, [])
         self.entries = [e for e in entries if _kept(e, step, warmup_done)]
 
     def add(self, entry: dict, tensorboard_step: int, prefix: str = "diagnostics") -> None:
         self.entries.append(entry)
         if not self.chief:
             return
-        write_text_atomic(self.path, json.dumps(self.entries, indent=1) + "\n")
+        write_json(self.path, self.entries, indent=1)
         with self.writer.as_default(step=tensorboard_step):
             for key, value in entry.items():
                 if isinstance(value, float):

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import audio as audio_io
 from . import spectral
 from .config import Config
-from .errors import AudioError, SepganError
+from .errors import AudioError, SepganError, describe
 from .shapes import pad_freq, unet_shapes
 
 MODEL_FILE = Path("best") / "separator.keras"
@@ -51,7 +52,7 @@ def load_run(run_dir: str | Path):
             "(train it with `sepgan train` first)"
         )
     config = Config.load(run_dir / CONFIG_FILE)
-    import keras
+    import keras  # deferred: TensorFlow takes seconds to import
 
     from . import unet  # noqa: F401  (registers CropLike for deserialisation)
 
@@ -88,7 +89,7 @@ _RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _make_predict(model, f_in: int, t_in: int | None):
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow takes seconds to import
 
     @tf.function(
         input_signature=[tf.TensorSpec([None, f_in, t_in, 1], tf.float32)], reduce_retracing=True
@@ -114,7 +115,7 @@ def _runner(model, config: Config) -> _Runner:
     if t_in is None:
         runner = _Runner(_make_predict(model, f_in, None), f_in, True, None, context, num_layers)
     else:
-        from .unet import build_separator
+        from .unet import build_separator  # deferred: builds on Keras (TensorFlow)
 
         try:
             twin = build_separator(
@@ -325,8 +326,6 @@ def separate_file(
 
 def cli_separate(args) -> int:
     """``sepgan separate RUN_DIR AUDIO... --out DIR [--phase mixture|griffin_lim]``."""
-    from tqdm.auto import tqdm
-
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise SepganError(f"{out}: --out is a file, expected a folder")
@@ -344,7 +343,7 @@ def cli_separate(args) -> int:
             )
         except (SepganError, OSError) as err:
             failed.append(str(path))
-            tqdm.write(f"sepgan: error: {_describe(err, path)}", file=sys.stderr)
+            tqdm.write(f"sepgan: error: {describe(err, path)}", file=sys.stderr)
             continue
         finally:
             for note in notes:
@@ -358,9 +357,3 @@ def cli_separate(args) -> int:
         )
         return 1
     return 0
-
-
-def _describe(err: Exception, path: Path) -> str:
-    from .cli import describe
-
-    return describe(err, path)

@@ -89,7 +89,7 @@ def from_log(log_magnitude):
 
 
 def _tf():
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow takes seconds to import
 
     return tf
 

@@ -5,18 +5,22 @@ Learning's ``update_D`` / ``update_G``:
 
 - :func:`update_supervised`: the supervised step (MSE of both estimates on a paired batch);
 - :func:`update_critic`: one critic step (Wasserstein loss + gradient penalty);
+- :func:`update_critics`: the step of both critics (vocals, accompaniment) on one unpaired
+  batch, against the separator's estimates on its mixtures;
 - :func:`update_separator`: the semi-supervised separator step (supervised MSE +
-  ``alpha`` * adversarial loss + ``beta`` * additive penalty on unpaired mixtures).
+  ``alpha`` * adversarial loss + ``beta`` * additive penalty on unpaired mixtures);
+- :func:`semi_iteration`: one outer iteration of semi-supervised training, a step of both
+  critics on each of ``num_disc`` unpaired batches, then one separator step.
 
 Each ``update_*`` computes a loss under one ``tf.GradientTape`` and applies the optimiser.
 The loss of each step is its own function (:func:`supervised_loss`, :func:`critic_loss`,
-:func:`separator_loss`), shared with the training engine (:class:`sepgan_lib.train.Trainer`),
+:func:`critics_loss`, :func:`separator_loss`), shared with the training engine (:class:`sepgan_lib.train.Trainer`),
 which wraps the same losses with what a long run needs (devices, loss scaling, compiled
 functions, checkpoints) instead of copying them.
 
 Shapes (log1p magnitudes): a paired batch is ``(mix [B, F_in, T_in, 1], acc [B, 256, T, 1],
-voc [B, 256, T, 1])``, unpaired mixtures ``[B, F_in, T_in, 1]``, real sources
-``[B, 256, T, 1]``; ``desired = (256, T)`` is the output size the losses compare.
+voc [B, 256, T, 1])``, an unpaired batch ``(mix_u [B, F_in, T_in, 1], voc [B, 256, T, 1],
+acc [B, 256, T, 1])`` (mixtures and real sources of unrelated songs); ``desired = (256, T)`` is the output size the losses compare.
 """
 
 from __future__ import annotations
@@ -74,6 +78,29 @@ def critic_loss(critic, real, fake, lam=10.0, one_sided=True, eps=None):
     }
 
 
+def critics_loss(separator, critics, unpaired, desired, lam=10.0, one_sided=True, eps=None):
+    """Both critics on an unpaired batch ``(mix_u, voc, acc)``: each critic's real source
+    patches against the separator's (fixed) estimate of that source on ``mix_u``.
+
+    ``critics`` and ``eps`` (interpolation weights ``[B, 1, 1, 1]``, random when None) map a
+    source name to its critic and weights. Returns ``(losses, metrics)``: ``losses[source]``
+    is that critic's loss, the metrics are :func:`critic_loss`'s named ``{key}_{source}``.
+    """
+    mix_u, voc, acc = unpaired
+    acc_fake, voc_fake = separate(separator, mix_u, desired, training=False)
+    reals = {"vocals": voc, "accompaniment": acc}
+    fakes = {"vocals": tf.stop_gradient(voc_fake), "accompaniment": tf.stop_gradient(acc_fake)}
+    eps = eps or {}
+    critic_losses, metrics = {}, {}
+    for source, critic in critics.items():
+        loss, values = critic_loss(
+            critic, reals[source], fakes[source], lam, one_sided, eps.get(source)
+        )
+        critic_losses[source] = loss
+        metrics.update({f"{k}_{source}": v for k, v in values.items()})
+    return critic_losses, metrics
+
+
 # --- the updates ------------------------------------------------------------------------------
 def update_supervised(separator, optimizer, batch, desired):
     """One supervised step on a paired batch; returns ``{"sup_loss": ...}``."""
@@ -93,12 +120,72 @@ def update_critic(critic, optimizer, real, fake, lam=10.0, one_sided=True, eps=N
     return metrics
 
 
+def update_critics(
+    separator, critics, optimizers, unpaired, desired, lam=10.0, one_sided=True, eps=None
+):
+    """The step of both critics on an unpaired batch ``(mix_u, voc, acc)`` (the separator is
+    not changed); ``optimizers`` maps a source name to its critic's optimiser.
+
+    One tape for both: the critics share no weight, so the gradient of the summed losses
+    with respect to one critic's weights is that critic's own gradient.
+    """
+    with tf.GradientTape() as tape:
+        critic_losses, metrics = critics_loss(
+            separator, critics, unpaired, desired, lam, one_sided, eps
+        )
+        total = tf.add_n(list(critic_losses.values()))
+    variables = [critic.trainable_variables for critic in critics.values()]
+    grads = tape.gradient(total, variables)
+    for source, source_grads, source_vars in zip(critics, grads, variables):
+        optimizers[source].apply_gradients(zip(source_grads, source_vars))
+    return metrics
+
+
 def update_separator(separator, optimizer, critics, batch, mix_u, alpha, beta, desired):
     """One semi-supervised separator step (the critics are not changed)."""
     with tf.GradientTape() as tape:
         loss, metrics = separator_loss(separator, critics, batch, mix_u, alpha, beta, desired)
     grads = tape.gradient(loss, separator.trainable_variables)
     optimizer.apply_gradients(zip(grads, separator.trainable_variables))
+    return metrics
+
+
+def semi_iteration(
+    separator,
+    critics,
+    optimizers,
+    paired,
+    critic_batches,
+    unpaired,
+    alpha,
+    beta,
+    desired,
+    lam=10.0,
+    one_sided=True,
+    eps=None,
+):
+    """One outer iteration of semi-supervised training: the step of both critics on each
+    unpaired batch of ``critic_batches`` (``num_disc`` of them), then one separator step on
+    the paired batch and the mixtures of ``unpaired``.
+
+    ``optimizers`` maps ``"separator"`` and each source name to its optimiser; ``eps``, when
+    given, holds one :func:`critics_loss` weight mapping per critic batch. Returns the critic
+    metrics averaged over the critic batches and the separator step's metrics.
+    """
+    critic_metrics = [
+        update_critics(
+            separator, critics, optimizers, batch, desired, lam, one_sided, eps[j] if eps else None
+        )
+        for j, batch in enumerate(critic_batches)
+    ]
+    metrics = {
+        k: tf.add_n([m[k] for m in critic_metrics]) / len(critic_metrics) for k in critic_metrics[0]
+    }
+    metrics.update(
+        update_separator(
+            separator, optimizers["separator"], critics, paired, unpaired[0], alpha, beta, desired
+        )
+    )
     return metrics
 
 

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 import test_notebooks
 
-from sepgan_lib import book
+from sepgan_lib import book, errors
 
 NOTEBOOKS, ROOT = test_notebooks.NOTEBOOKS, test_notebooks.ROOT
 smoke_book = test_notebooks.smoke_book  # the session's shared build (a fixture)
@@ -115,7 +115,7 @@ def test_failing_chapter_stops_the_build_with_its_path_and_error(tmp_path):
     never.cells = [nbformat.v4.new_code_cell("open('ran', 'w').write('x')")]
     nbformat.write(never, source / "book" / "02_never.ipynb")
     lines = []
-    with pytest.raises(book.BookError) as info:
+    with pytest.raises(errors.BookError) as info:
         book.build_book("smoke", build_dir=tmp_path / "out", source=source, log=lines.append)
     message = str(info.value)
     assert "01_broken.ipynb" in message and "ValueError: chapter is broken" in message
@@ -125,10 +125,10 @@ def test_failing_chapter_stops_the_build_with_its_path_and_error(tmp_path):
 
 
 def test_parse_roots_and_toc():
-    assert book.parse_roots(["musdb=/data/x"]) == {"musdb": str(Path("/data/x").resolve())}
-    assert book.parse_roots({"mir1k": "/d"}) == {"mir1k": "/d"}
-    with pytest.raises(book.BookError):
-        book.parse_roots(["no-equals"])
+    assert book.chapter_roots(["musdb=/data/x"]) == {"musdb": str(Path("/data/x").resolve())}
+    assert book.chapter_roots({"mir1k": "/d"}) == {"mir1k": "/d"}
+    with pytest.raises(errors.BookError):
+        book.chapter_roots(["no-equals"])
     assert [p.stem for p in book.toc_files(ROOT)][0] == "intro"
 
 

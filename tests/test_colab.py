@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from sepgan_lib import book
+from sepgan_lib import book, errors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,5 +66,5 @@ def test_a_setup_cell_without_an_install_line_is_refused(tmp_path):
     )
     nbformat.write(nb, first)
     assert any(first.name in problem for problem in book.install_cell_mismatches(source))
-    with pytest.raises(book.BookError, match="one '%pip install -q git\\+' line"):
+    with pytest.raises(errors.BookError, match="one '%pip install -q git\\+' line"):
         book.sync_install_cells(source)

@@ -17,8 +17,9 @@ import tensorflow as tf
 
 from sepgan_lib import distribute, losses, pipeline, steps
 from sepgan_lib.config import make_config
+from sepgan_lib.engine import Trainer
 from sepgan_lib.errors import ConfigError, SepganError
-from sepgan_lib.train import Trainer, train
+from sepgan_lib.train import train
 
 TIMEOUT = 900  # the machine is shared: generous
 
@@ -49,8 +50,8 @@ def random_cache(rng, lengths=(300, 200, 250)):
 @pytest.fixture(scope="module")
 def synthetic_pools():
     """Decode the smoke profile's synthetic set once, so worker processes only read caches."""
+    from sepgan_lib.pipeline import build_pools
     from sepgan_lib.plans import load_plan
-    from sepgan_lib.train import build_pools
 
     config = make_config("smoke")
     build_pools(load_plan("synthetic", None, config), config, "semi")
@@ -136,9 +137,9 @@ def test_replica_uniform_slices_the_global_draw():
 
 def test_mixed_precision_models_keep_float32_heads_and_losses(monkeypatch, tmp_path, rng):
     """The mixed_float16 policy on CPU, for dtypes only (GPUs are where it is used)."""
-    import sepgan_lib.train as train_module
+    import sepgan_lib.engine as engine_module
 
-    monkeypatch.setattr(train_module, "_use_mixed_precision", lambda config: True)
+    monkeypatch.setattr(engine_module, "_use_mixed_precision", lambda config: True)
     config = make_config("smoke")
     try:
         trainer = Trainer(config, "semi")
@@ -185,7 +186,7 @@ EQUIVALENCE = """
     import keras, numpy as np, tensorflow as tf
     from sepgan_lib import pipeline
     from sepgan_lib.config import make_config
-    from sepgan_lib.train import Trainer
+    from sepgan_lib.engine import Trainer
 
     # two-sided: the penalty is never 0, so its per-replica weights are compared too
     config = make_config("smoke", {"batch_size": 4, "gradient_penalty": "two_sided"})

@@ -7,14 +7,9 @@ import numpy as np
 import pytest
 
 from sepgan_lib import cli
-from sepgan_lib.evaluate import (
-    SkippedSong,
-    baseline_estimates,
-    bss_eval,
-    compare_results,
-    evaluate_tracks,
-    summarize,
-)
+from sepgan_lib.compare import compare_results
+from sepgan_lib.evaluate import evaluate_tracks
+from sepgan_lib.metrics import SkippedSong, baseline_estimates, bss_eval, summarize
 
 SR = 8192
 
@@ -307,7 +302,7 @@ def test_cli_evaluate_with_baselines(tiny_run, capsys):
 
 
 def test_verdict_reads_the_interval():
-    from sepgan_lib.evaluate import verdict
+    from sepgan_lib.compare import verdict
 
     entry = {"median_diff": 1.0, "ci_low": 0.4, "ci_high": 1.5, "wins": 9, "losses": 1, "n": 10}
     assert "helped" in verdict("vocals", entry)

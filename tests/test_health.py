@@ -8,8 +8,9 @@ import pytest
 
 from sepgan_lib import health
 from sepgan_lib.cli import main
+from sepgan_lib.compare import compare_results
 from sepgan_lib.config import make_config
-from sepgan_lib.evaluate import compare_results, evaluate_run
+from sepgan_lib.evaluate import evaluate_run
 from sepgan_lib.health import UnhealthyRunError, check_estimates, check_separator
 from sepgan_lib.plans import load_plan
 from sepgan_lib.shapes import unet_shapes
@@ -67,7 +68,8 @@ def test_a_dead_vocals_head_is_detected(songs):
 
 def _fake_run(tmp_path, ok: bool):
     """A real (untrained) run folder with a finished.json claiming a health verdict."""
-    from sepgan_lib.train import Trainer, _export_best
+    from sepgan_lib.engine import Trainer
+    from sepgan_lib.train import _export_best
 
     run = tmp_path / ("good" if ok else "bad")
     trainer = Trainer(SMOKE, "supervised")

@@ -100,7 +100,11 @@ def _strip_magics(source: str) -> str:
 def test_toc_lists_the_chapters_in_order():
     files = [p.relative_to(ROOT).as_posix() for p in book.toc_files(ROOT)]
     assert files[0] == "book/intro.md"
-    assert files[-2:] == ["book/07_reproducing_the_paper.md", "book/bibliography.md"]
+    assert files[-3:] == [
+        "book/07_reproducing_the_paper.md",
+        "book/glossary.md",
+        "book/bibliography.md",
+    ]
     chapters = [p.name for p in NOTEBOOKS]
     assert chapters == sorted(chapters)
     assert chapters == [
@@ -157,7 +161,7 @@ def test_setup_installs_only_on_colab_and_imports_the_library(path):
     install = [line for line in setup.splitlines() if "pip install" in line]
     assert install and all(line.startswith("    ") for line in install), "install only in Colab"
     assert "import sepgan_lib" in setup
-    assert "book.setup_chapter(" in setup
+    assert "chapters.setup_chapter(" in setup
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sepgan_lib import datasets, plans
+from sepgan_lib import data_check, datasets, plans
 from sepgan_lib.cli import main
 from sepgan_lib.config import make_config
 from sepgan_lib.errors import DataError
@@ -262,7 +262,7 @@ def test_check_reports_problems_without_crashing(tmp_path, capsys):
     plan_file = tmp_path / "p.yaml"
     plan_file.write_text("roles: {paired: [{dataset: ccmixter}], test: [{dataset: ccmixter}]}")
     plan = load_plan(plan_file, {"ccmixter": root})
-    report = plans.check_plan(plan, make_config("paper"))
+    report = data_check.check_plan(plan, make_config("paper"))
     by_track = {}
     for p in report["problems"]:
         by_track.setdefault(p["track"], []).append((p["severity"], p["message"]))
@@ -282,7 +282,7 @@ def test_check_reports_problems_without_crashing(tmp_path, capsys):
 
 
 def test_patch_seconds():
-    assert plans.patch_seconds(make_config("paper")) == pytest.approx(158 * 256 / 8192)
+    assert data_check.patch_seconds(make_config("paper")) == pytest.approx(158 * 256 / 8192)
 
 
 def test_index_is_reused_and_rebuilt_when_files_change(tmp_path, monkeypatch):
@@ -329,13 +329,13 @@ def test_save_and_load_index(tmp_path):
 
 
 def test_synthetic_plan_is_the_default(shared_cache):
-    synth = pytest.importorskip("sepgan_lib.synth")
-    if not hasattr(synth, "ensure_synthetic_set"):
-        pytest.skip("sepgan_lib.synth.ensure_synthetic_set is not written yet")
+    synth_set = pytest.importorskip("sepgan_lib.synth_set")
+    if not hasattr(synth_set, "ensure_synthetic_set"):
+        pytest.skip("sepgan_lib.synth_set.ensure_synthetic_set is not written yet")
     config = make_config("smoke")
     plan = load_plan(None, config=config)
     assert plan.name == "synthetic"
-    root = synth.ensure_synthetic_set(
+    root = synth_set.ensure_synthetic_set(
         tracks=config.synthetic_tracks, seconds=config.synthetic_seconds, seed=0
     )
     listing = datasets.read_synthetic(root)
@@ -350,5 +350,5 @@ def test_synthetic_plan_is_the_default(shared_cache):
     disjoint = load_plan(None, config=config.replace(disjoint_unpaired=True))
     pools = [set(names(disjoint.roles[p])) for p in plans.UNPAIRED]
     assert sum(len(p) for p in pools) == len(train) - half
-    report = plans.check_plan(plan, config)
+    report = data_check.check_plan(plan, config)
     assert report["errors"] == 0, report["problems"]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sepgan_lib import cli, runfolder
+from sepgan_lib import cli, errors, runfolder
 from sepgan_lib.config import make_config
 from sepgan_lib.errors import DataError, SepganError, TrainingError
 from sepgan_lib.plans import load_plan
@@ -177,20 +177,22 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
 
 def test_os_errors_are_one_line_naming_the_path():
     assert (
-        cli.describe(OSError(30, "Read-only file system", "/x/y")) == "/x/y: Read-only file system"
+        errors.describe(OSError(30, "Read-only file system", "/x/y"))
+        == "/x/y: Read-only file system"
     )
-    assert cli.describe(OSError(28, "No space left on device"), "/run") == (
+    assert errors.describe(OSError(28, "No space left on device"), "/run") == (
         "/run: No space left on device"
     )
 
 
 def test_evaluate_exits_non_zero_only_when_nothing_was_scored(monkeypatch, capsys):
     import sepgan_lib.evaluate as ev
+    from sepgan_lib import metrics
 
     def fake(tracks):
         def evaluate_run(*args, **kwargs):
             skipped = [{"name": "bad", "reason": "unreadable"}]
-            summary = ev.summarize(tracks)
+            summary = metrics.summarize(tracks)
             files = {"json": "r.json", "csv": "r.csv"}
             return {
                 "plan": "p",

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from sepgan_lib.config import make_config
+from sepgan_lib.engine import Trainer
 from sepgan_lib.semi_recipe import Diagnostics, critic_warmup
-from sepgan_lib.train import Trainer, train
+from sepgan_lib.train import train
 
 
 def _unpaired(trainer, rng, count):

@@ -11,8 +11,9 @@ import soundfile as sf
 
 from sepgan_lib import audio as audio_io
 from sepgan_lib import cli
+from sepgan_lib.compare import compare_results
 from sepgan_lib.config import make_config
-from sepgan_lib.evaluate import compare_results, evaluate_tracks
+from sepgan_lib.evaluate import evaluate_tracks
 from sepgan_lib.separate import load_run, output_names, separate_audio
 from sepgan_lib.shapes import unet_shapes
 from sepgan_lib.unet import build_separator

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from sepgan_lib import distribute, steps
 from sepgan_lib.config import make_config
-from sepgan_lib.train import Trainer
+from sepgan_lib.engine import Trainer
 
 CONFIG = make_config("smoke", {"batch_size": 4})
 
@@ -116,3 +116,61 @@ def test_loss_term_gradients_measure_each_term():
     )
     assert float(zero["grad_norm_adv"]) == 0.0
     assert float(out["grad_norm_sup"]) > 0.0
+
+
+def engine_eps(seed, batch_size):
+    """The engine's interpolation weights for one critic step (one device)."""
+    return {
+        source: distribute.replica_uniform(
+            [batch_size, 1, 1, 1], tf.constant(seed, tf.int64) + tf.constant([0, i], tf.int64), 0, 1
+        )
+        for i, source in enumerate(("accompaniment", "vocals"))
+    }
+
+
+def test_both_critics_step():
+    engine, plain = twins("semi")
+    _, unpaired = batches(engine)
+    seed = [5, 2]
+    got = engine.update_critics(unpaired, seed)
+    want = steps.update_critics(
+        plain.separator,
+        plain.critics,
+        plain.critic_optimizers,
+        unpaired,
+        plain.shapes.desired,
+        eps=engine_eps(seed, CONFIG.batch_size),
+    )
+    assert set(got) == set(want)
+    for key in want:
+        assert float(got[key]) == pytest.approx(float(want[key]), rel=1e-5)
+    for source in plain.critics:
+        assert_same_weights(engine.critics[source], plain.critics[source])
+
+
+def test_semi_iteration():
+    engine, plain = twins("semi")
+    paired, unpaired = batches(engine)
+    _, other = batches(engine, seed=1)
+    critic_batches = [unpaired, other]
+    seeds = [[9, 0], [9, 1]]
+    for _ in range(2):
+        got = engine.semi_iteration(paired, critic_batches, unpaired, seeds)
+        want = steps.semi_iteration(
+            plain.separator,
+            plain.critics,
+            {"separator": plain.separator_optimizer, **plain.critic_optimizers},
+            paired,
+            critic_batches,
+            unpaired,
+            CONFIG.alpha,
+            CONFIG.beta,
+            plain.shapes.desired,
+            eps=[engine_eps(s, CONFIG.batch_size) for s in seeds],
+        )
+        assert set(got) == set(want)
+        for key in want:
+            assert float(got[key]) == pytest.approx(float(want[key]), rel=1e-4, abs=1e-6)
+    assert_same_weights(engine.separator, plain.separator)
+    for source in plain.critics:
+        assert_same_weights(engine.critics[source], plain.critics[source])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sepgan_lib import cli, spectral, synth
+from sepgan_lib import cli, spectral, synth, synth_set
 from sepgan_lib.errors import DataError
 
 SR = 8192
@@ -17,7 +17,7 @@ SR = 8192
 @pytest.fixture(scope="module")
 def songs():
     """Ten 10 s songs: the test split of a 50-song set with seed 0."""
-    indices = [i for i in range(50) if synth.split_of(i, 50) == "test"]
+    indices = [i for i in range(50) if synth_set.split_of(i, 50) == "test"]
     assert len(indices) == 10
     return [synth.generate_song(synth.song_seed(0, i)) for i in indices]
 
@@ -175,8 +175,8 @@ def test_separability_of_the_test_split(songs):
 
 
 def test_splits():
-    assert synth.SPLITS == ("train", "valid", "test")
-    assert [synth.split_of(i, 100) for i in (0, 64, 65, 79, 80, 99)] == [
+    assert synth_set.SPLITS == ("train", "valid", "test")
+    assert [synth_set.split_of(i, 100) for i in (0, 64, 65, 79, 80, 99)] == [
         "train",
         "train",
         "valid",
@@ -185,13 +185,13 @@ def test_splits():
         "test",
     ]
     for n in range(3, 40):
-        counts = {s: sum(synth.split_of(i, n) == s for i in range(n)) for s in synth.SPLITS}
+        counts = {s: sum(synth_set.split_of(i, n) == s for i in range(n)) for s in synth_set.SPLITS}
         assert counts["test"] == max(1, round(0.2 * n))
         assert counts["valid"] == max(1, round(0.15 * n))
         assert counts["train"] >= 1
-    assert [synth.split_of(i, 1) for i in range(1)] == ["train"]
+    assert [synth_set.split_of(i, 1) for i in range(1)] == ["train"]
     with pytest.raises(DataError):
-        synth.split_of(5, 5)
+        synth_set.split_of(5, 5)
 
 
 def _read_set(root):
@@ -205,7 +205,7 @@ def _read_set(root):
 
 def test_written_set_layout_exact_sum_and_independence_of_n(tmp_path):
     # 4 songs of 15 s is enough work for the process pool.
-    root = synth.write_synthetic_set(tmp_path / "set", tracks=4, seconds=15, seed=3, jobs=2)
+    root = synth_set.write_synthetic_set(tmp_path / "set", tracks=4, seconds=15, seed=3, jobs=2)
     assert root == tmp_path / "set"
     manifest = json.loads((root / "synthetic.json").read_text())
     assert manifest["tracks"] == 4 and manifest["seconds"] == 15 and manifest["seed"] == 3
@@ -218,7 +218,7 @@ def test_written_set_layout_exact_sum_and_independence_of_n(tmp_path):
         ("valid", "song_002"),
     ]
     for (_, name), stems in songs.items():
-        info = sf.info(root / synth.split_of(int(name[-3:]), 4) / name / "mixture.wav")
+        info = sf.info(root / synth_set.split_of(int(name[-3:]), 4) / name / "mixture.wav")
         assert info.samplerate == SR and info.subtype == "FLOAT"
         np.testing.assert_array_equal(stems["mixture"], stems["vocals"] + stems["accompaniment"])
         # The parallel writer gives the same songs as generate_song, whatever the set's size.
@@ -229,11 +229,11 @@ def test_written_set_layout_exact_sum_and_independence_of_n(tmp_path):
 
 def test_bad_arguments(tmp_path):
     with pytest.raises(DataError, match="at least 1 track"):
-        synth.write_synthetic_set(tmp_path, tracks=0)
+        synth_set.write_synthetic_set(tmp_path, tracks=0)
     with pytest.raises(DataError, match="at least 1 second"):
-        synth.write_synthetic_set(tmp_path, tracks=2, seconds=0.5)
+        synth_set.write_synthetic_set(tmp_path, tracks=2, seconds=0.5)
     with pytest.raises(DataError, match="at least 1 second"):
-        synth.ensure_synthetic_set(tmp_path, tracks=2, seconds=0)
+        synth_set.ensure_synthetic_set(tmp_path, tracks=2, seconds=0)
     with pytest.raises(DataError):
         synth.generate_song(-1)
     assert cli.main(["data", "synth", str(tmp_path / "x"), "--tracks", "0"]) == 2
@@ -246,27 +246,27 @@ def test_cli_synth(tmp_path, capsys):
     assert "5 synthetic songs" in printed and str(out) in printed
     songs = _read_set(out)
     assert len(songs) == 5
-    assert {split for split, _ in songs} == set(synth.SPLITS)
+    assert {split for split, _ in songs} == set(synth_set.SPLITS)
     for stems in songs.values():
         assert all(len(x) == 2 * SR for x in stems.values())
 
 
 def test_ensure_reuses_replaces_and_races(tmp_path, monkeypatch):
     monkeypatch.setenv("SEPGAN_CACHE", str(tmp_path / "cache"))
-    root = synth.ensure_synthetic_set(tracks=3, seconds=1, seed=0)
+    root = synth_set.ensure_synthetic_set(tracks=3, seconds=1, seed=0)
     assert root == tmp_path / "cache" / "synthetic" / f"n3-s1-seed0-v{synth.GENERATOR_VERSION}"
     wav = root / "test" / "song_002" / "vocals.wav"
     stamp = wav.stat().st_mtime_ns
     calls = []
-    monkeypatch.setattr(synth, "write_synthetic_set", lambda *a, **k: calls.append(a))
-    assert synth.ensure_synthetic_set(tracks=3, seconds=1, seed=0) == root
+    monkeypatch.setattr(synth_set, "write_synthetic_set", lambda *a, **k: calls.append(a))
+    assert synth_set.ensure_synthetic_set(tracks=3, seconds=1, seed=0) == root
     assert calls == [] and wav.stat().st_mtime_ns == stamp
     monkeypatch.undo()
     monkeypatch.setenv("SEPGAN_CACHE", str(tmp_path / "cache"))
 
     # A set with other parameters at an explicit root is replaced.
-    synth.ensure_synthetic_set(root, tracks=3, seconds=1, seed=5)
-    assert synth.read_manifest(root)["seed"] == 5
+    synth_set.ensure_synthetic_set(root, tracks=3, seconds=1, seed=5)
+    assert synth_set.read_manifest(root)["seed"] == 5
 
     # Two generators at once: both return the complete set, no temporary folder is left.
     target = tmp_path / "race" / "set"
@@ -274,7 +274,7 @@ def test_ensure_reuses_replaces_and_races(tmp_path, monkeypatch):
 
     def run():
         try:
-            results.append(synth.ensure_synthetic_set(target, tracks=3, seconds=1, seed=1))
+            results.append(synth_set.ensure_synthetic_set(target, tracks=3, seconds=1, seed=1))
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 
@@ -292,5 +292,5 @@ def test_ensure_reuses_replaces_and_races(tmp_path, monkeypatch):
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
     with pytest.raises(DataError, match="refusing"):
-        synth.ensure_synthetic_set(other, tracks=3, seconds=1)
+        synth_set.ensure_synthetic_set(other, tracks=3, seconds=1)
     assert (other / "notes.txt").read_text() == "keep me"

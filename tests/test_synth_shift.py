@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sepgan_lib import synth
+from sepgan_lib import synth, synth_set
 from sepgan_lib.cli import main
 from sepgan_lib.config import make_config
 from sepgan_lib.errors import DataError
@@ -49,7 +49,7 @@ def test_default_style_is_a_and_unknown_style_is_refused():
     seed = synth.song_seed(0, 0)
     default, styled = synth.generate_song(seed, 2.0), synth.generate_song(seed, 2.0, style="a")
     assert all(np.array_equal(default[k], styled[k]) for k in synth.STEMS)
-    assert synth.default_root(60, 10.0, 0).name == "n60-s10-seed0-v1"  # caches stay valid
+    assert synth_set.default_root(60, 10.0, 0).name == "n60-s10-seed0-v1"  # caches stay valid
     with pytest.raises(DataError, match="unknown synthetic style"):
         get_style("c")
 

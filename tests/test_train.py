@@ -11,8 +11,9 @@ import pytest
 import tensorflow as tf
 
 from sepgan_lib.config import make_config
+from sepgan_lib.engine import Trainer
 from sepgan_lib.errors import TrainingError
-from sepgan_lib.train import Trainer, train
+from sepgan_lib.train import train
 
 
 def random_batches(trainer, rng):

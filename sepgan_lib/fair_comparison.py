@@ -9,11 +9,11 @@ fair comparison starts both from the same supervised model:
    paired batches (the same seed):
 
    - ``control``: supervised training continued (equal compute, no unpaired data);
-   - ``semi``: the semi-supervised recipe (:data:`CONTINUATION`), whose only difference is
-     the unpaired data seen through the two critics;
+   - ``semi``: the semi-supervised recipe (:data:`.semi_recipe.CONTINUATION`), whose only
+     difference is the unpaired data seen through the two critics;
 
 3. ``control`` and ``semi`` evaluated on the test songs and compared per song
-   (``evaluate.compare_results(control, semi)``: semi minus control, the median with a
+   (``compare.compare_results(control, semi)``: semi minus control, the median with a
    bootstrap 95 % interval).
 
 The book's chapters 3-5 run one such point live; ``experiments/paired_vs_unpaired.py`` runs
@@ -22,44 +22,31 @@ the grid over paired-song counts and seeds, ``experiments/musdb7_recipe.py`` the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .config import Config, apply_overrides
+from .paths import RESULTS, ROOT
+from .semi_recipe import continuation_config
+from .train import train
 
-# The continuation: a fixed budget (patience = max_epochs: every epoch runs, the best epoch
-# by validation loss is kept) and the critic settings chosen on the validation loss only by
-# experiments/sweep_recipe.py (sweep_recipe.json: one critic iteration per separator step at
-# lr 2e-4, no warm-up, alpha = beta = 0.001 beat five iterations at 5e-4 after a warm-up).
-CONTINUATION = {
-    "max_epochs": 2,
-    "patience": 2,
-    "num_disc": 1,
-    "init_disc_lr": 2e-4,
-    "critic_warmup_steps": 0,
-    "alpha": 1e-3,
-    "beta": 1e-3,
-}
-# smoke: one tiny epoch, and a short warm-up and two critic iterations so tests exercise them
-SMOKE_CONTINUATION = {"max_epochs": 1, "patience": 1, "critic_warmup_steps": 2, "num_disc": 2}
 RUNS = ("supervised", "control", "semi")
 MODES = {"supervised": "supervised", "control": "supervised", "semi": "semi"}
 
 
-def continuation_overrides(profile: str) -> dict:
-    """The continuation's settings on top of ``profile`` (``smoke`` has its own tiny ones)."""
-    return dict(SMOKE_CONTINUATION if profile == "smoke" else CONTINUATION)
+def run_configs(
+    config: Config,
+    profile: str,
+    changes: dict | None = None,
+    semi_changes: dict | None = None,
+) -> dict[str, Config]:
+    """``{"supervised": config, "control": ..., "semi": ...}``: each run's configuration.
 
-
-def continuation_config(config: Config, profile: str, changes: dict | None = None) -> Config:
-    """``config`` (the supervised run's) with the continuation's settings and ``changes``:
-    control and semi share it, so the unpaired data is the only difference between them."""
-    return apply_overrides(config, {**continuation_overrides(profile), **(changes or {})})
-
-
-def run_configs(config: Config, profile: str, changes: dict | None = None) -> dict[str, Config]:
-    """``{"supervised": config, "control": ..., "semi": ...}``: each run's configuration."""
+    ``changes`` apply to control and semi; ``semi_changes`` (an ablation, e.g.
+    ``{"alpha": 0.0}``) to the semi run alone."""
     continued = continuation_config(config, profile, changes)
-    return {"supervised": config, "control": continued, "semi": continued}
+    semi = apply_overrides(continued, semi_changes) if semi_changes else continued
+    return {"supervised": config, "control": continued, "semi": semi}
 
 
 def train_point(
@@ -71,17 +58,17 @@ def train_point(
     progress: bool = False,
     changes: dict | None = None,
     only: tuple[str, ...] = RUNS,
+    semi_changes: dict | None = None,
 ) -> dict[str, dict]:
     """Train (or reuse, when finished) the runs of one point, in order.
 
     ``run_dirs``: a folder for each of :data:`RUNS`; ``changes``: settings for control and
-    semi on top of :data:`CONTINUATION`; ``only``: the runs to train now (the supervised one
-    first). Returns each run's ``train`` result. The control and semi runs start from the
-    supervised run's best weights: callers check its health before they train them.
+    semi on top of :data:`.semi_recipe.CONTINUATION`; ``semi_changes``: settings for the semi
+    run alone; ``only``: the runs to train now (the supervised one first). Returns each run's
+    ``train`` result. The control and semi runs start from the supervised run's best weights:
+    callers check its health before they train them.
     """
-    from .train import train
-
-    configs = run_configs(config, profile, changes)
+    configs = run_configs(config, profile, changes, semi_changes)
     results = {}
     for name in only:
         init_from = None if name == "supervised" else run_dirs["supervised"]
@@ -98,18 +85,14 @@ def train_point(
 
 
 # --- the recorded grid (experiments/paired_vs_unpaired.py) ------------------------------------
-RECORDED_GRID = Path("experiments") / "results" / "paired_vs_unpaired.json"
+RECORDED_GRID = RESULTS / "paired_vs_unpaired.json"
 
 
 def recorded_result(name: str, root: str | Path | None = None) -> dict | None:
     """A recorded results file ``experiments/results/<name>`` of the checkout ``root``
     (default: the one this library runs from), or None when it is not there (a pip-installed
     library without the repository, as on Colab)."""
-    import json
-
-    from .book import ROOT  # the checkout this library runs from
-
-    path = Path(root or ROOT) / Path(RECORDED_GRID).parent / name
+    path = Path(root or ROOT) / RESULTS / name
     if not path.exists():
         return None
     return json.loads(path.read_text())

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-from sepgan_lib import fair_test
-from sepgan_lib.book import Chapter, setup_chapter
+from sepgan_lib import fair_comparison, semi_recipe
+from sepgan_lib.chapters import Chapter, setup_chapter
 from sepgan_lib.config import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,15 +27,24 @@ def _weights(run_dir: Path) -> list[np.ndarray]:
 
 def test_control_and_semi_share_one_configuration_on_top_of_the_supervised_one():
     config = make_config("cpu", {"seed": 3})
-    configs = fair_test.run_configs(config, "cpu")
+    configs = fair_comparison.run_configs(config, "cpu")
     assert configs["supervised"] is config
     assert configs["control"] == configs["semi"]
-    for key, value in fair_test.CONTINUATION.items():
+    for key, value in semi_recipe.CONTINUATION.items():
         assert getattr(configs["semi"], key) == value
     # only the continuation's keys change: the same data, model, batch size and seed
     changed = {k for k, v in configs["semi"].to_dict().items() if config.to_dict()[k] != v}
-    assert changed <= set(fair_test.CONTINUATION)
-    assert fair_test.continuation_config(config, "cpu", {"alpha": 0.5}).alpha == 0.5
+    assert changed <= set(semi_recipe.CONTINUATION)
+    assert semi_recipe.continuation_config(config, "cpu", {"alpha": 0.5}).alpha == 0.5
+
+
+def test_semi_changes_change_the_semi_run_alone():
+    config = make_config("cpu", {"seed": 3})
+    plain = fair_comparison.run_configs(config, "cpu")
+    ablated = fair_comparison.run_configs(config, "cpu", semi_changes={"alpha": 0.0})
+    assert ablated["supervised"] is config and ablated["control"] == plain["control"]
+    assert ablated["semi"].alpha == 0.0 != plain["semi"].alpha
+    assert ablated["semi"].replace(alpha=plain["semi"].alpha) == plain["semi"]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +52,8 @@ def point_without_adversarial_weights(tmp_path_factory):
     """One smoke point whose control and semi runs have alpha = beta = 0."""
     config = make_config("smoke", {**TINY, "seed": 5})
     root = tmp_path_factory.mktemp("fair")
-    dirs = {run: root / run for run in fair_test.RUNS}
-    results = fair_test.train_point(
+    dirs = {run: root / run for run in fair_comparison.RUNS}
+    results = fair_comparison.train_point(
         dirs, config, "smoke", "synthetic_shift", changes={"alpha": 0.0, "beta": 0.0}
     )
     return config, dirs, results
@@ -80,7 +89,7 @@ def test_with_the_recipe_semi_moves_away_from_the_control(
 ):
     config, dirs, _ = point_without_adversarial_weights
     semi = {**dirs, "semi": tmp_path / "semi-alpha1"}
-    fair_test.train_point(
+    fair_comparison.train_point(
         semi, config, "smoke", "synthetic_shift", changes={"alpha": 1.0}, only=("semi",)
     )
     control, moved = _weights(dirs["control"]), _weights(semi["semi"])
@@ -90,12 +99,12 @@ def test_with_the_recipe_semi_moves_away_from_the_control(
 def test_the_book_keeps_each_run_in_its_own_folder_named_by_its_settings(tmp_path):
     chapter = setup_chapter("x", "smoke", run_root=tmp_path, seed=1)
     assert chapter.plan == "synthetic_shift"  # the book's default plan
-    names = {run: chapter.run_dir(run).name for run in fair_test.RUNS}
+    names = {run: chapter.run_dir(run).name for run in fair_comparison.RUNS}
     assert len(set(names.values())) == 3
     assert all(name.startswith(f"synthetic_shift-smoke-{run}-") for run, name in names.items())
     other = setup_chapter("x", "smoke", run_root=tmp_path, seed=2)
     # another supervised model: every run changes, the continued ones through their start
-    assert all(other.run_dir(run).name != names[run] for run in fair_test.RUNS)
+    assert all(other.run_dir(run).name != names[run] for run in fair_comparison.RUNS)
     with pytest.raises(Exception, match="unknown run 'semi-supervised'"):
         chapter.run_dir("semi-supervised")
     assert isinstance(chapter, Chapter)
@@ -132,7 +141,7 @@ def test_grid_rows_leave_out_points_compared_with_unhealthy_runs():
             {"paired": 4, "seed": 0, "failures": ["supervised"]},
         ]
     }
-    rows = fair_test.grid_rows(recorded)
+    rows = fair_comparison.grid_rows(recorded)
     assert [(r["paired"], r["seed"], r["semi - control"]) for r in rows] == [(2, 0, 1.5)]
     assert rows[0]["ci_low"] == 0.5 and rows[0]["n_test"] == 40
 
@@ -140,14 +149,14 @@ def test_grid_rows_leave_out_points_compared_with_unhealthy_runs():
 def test_the_recorded_grid_covers_its_claim():
     """What the README and chapter 5 quote: 2 to 16 paired songs, three seeds, 40 test songs
     each, with the provenance of the run."""
-    recorded = fair_test.recorded_grid()
+    recorded = fair_comparison.recorded_grid()
     if recorded is None:
-        pytest.skip(f"{fair_test.RECORDED_GRID} is not recorded yet")
+        pytest.skip(f"{fair_comparison.RECORDED_GRID} is not recorded yet")
     assert {"command", "date", "git_commit", "machine"} <= set(recorded)
     assert recorded["plan"] == "synthetic_shift" and recorded["profile"] == "cpu"
     points = {(p["paired"], p["seed"]) for p in recorded["points"]}
     assert points == {(n, s) for n in (2, 4, 8, 16) for s in range(3)}
-    for row in fair_test.grid_rows(recorded):
+    for row in fair_comparison.grid_rows(recorded):
         assert row["n_test"] >= 40
         assert row["ci_low"] <= row["semi - control"] <= row["ci_high"]
 
@@ -178,7 +187,7 @@ def test_musdb7_recipe_smoke_on_a_few_real_songs(musdb7_root, mir1k_root, tmp_pa
     assert {"command", "date", "git_commit", "machine", "recipe", "songs_per_role"} <= set(result)
     assert result["songs_per_role"]["paired"] == 4
     (seed,) = result["seeds"]
-    assert set(seed["runs"]) == set(fair_test.RUNS)
+    assert set(seed["runs"]) == set(fair_comparison.RUNS)
     assert seed["runs"]["control"]["steps"] == seed["runs"]["semi"]["steps"] > 0
     split = seed["splits"]["test_mir1k"]
     assert split["n"] == 3
