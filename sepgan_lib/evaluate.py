@@ -378,7 +378,8 @@ def _csv_text(result: dict) -> str:
     methods = list(result.get("baseline_tracks", {}))
     header = ["name", "source", *keys]
     header += [f"{m}_{k}" for m in methods for k in METRICS]
-    header.append("skipped")
+    header += ["skipped", "postfilter"]
+    postfilter = result.get("postfilter", "none")
     by_method = {
         m: {t["name"]: t for t in result["baseline_tracks"][m]} for m in methods
     }  # fmt: skip
@@ -391,11 +392,11 @@ def _csv_text(result: dict) -> str:
             for m in methods:
                 entry = by_method[m].get(track["name"])
                 row += [f"{entry[source][k]:.4f}" if entry else "" for k in METRICS]
-            writer.writerow([*row, ""])
+            writer.writerow([*row, "", postfilter])
     for item in result["skipped"]:
         for source in SOURCES:
-            empty = [""] * (len(header) - 3)
-            writer.writerow([item["name"], source, *empty, item["reason"]])
+            empty = [""] * (len(header) - 4)
+            writer.writerow([item["name"], source, *empty, item["reason"], postfilter])
     return buffer.getvalue()
 
 
@@ -426,25 +427,35 @@ def evaluate_run(
     jobs: int = 0,
     progress: bool = True,
     allow_unhealthy: bool = False,
+    postfilter: str | None = None,
+    postfilter_power: float | None = None,
 ) -> dict:
     """Evaluate a run's best separator on the songs of ``split`` of a data plan.
+
+    ``postfilter`` (``none``, ``soft``, ``wiener``, :mod:`.filtering`) and its soft-mask
+    exponent ``postfilter_power`` default to the run's configuration; the result names it
+    (``postfilter``: ``"none"``, ``"soft p=1"``, ...; a column of the CSV too).
 
     ``split=None`` takes the plan's first test set with songs (:func:`default_split`).
     A run that failed its health check (:mod:`.health`) is refused unless
     ``allow_unhealthy``; the result carries the run's ``health`` record either way.
 
     Writes ``RUN_DIR/eval/<plan>-<split>.json`` and ``.csv`` and returns the result dict
-    (``plan``, ``split``, ``tracks``, ``summary``, ``baselines`` with ``baselines=True``,
+    (``plan``, ``split``, ``postfilter``, ``tracks``, ``summary``, ``baselines`` with ``baselines=True``,
     ``skipped``; the paths under ``files``, not saved in the JSON).
     """
     from .datasets import load_track_cached
+    from .filtering import check_postfilter, config_label, with_postfilter
     from .plans import load_plan
     from .separate import load_run, separate_audio
 
+    if postfilter is not None:
+        check_postfilter(postfilter)  # before anything is loaded
     run_health = health.run_health(run_dir)
     if not allow_unhealthy:
         health.require_healthy(run_health, str(run_dir))
     model, config = load_run(run_dir)
+    config = with_postfilter(config, postfilter, postfilter_power)
     data_plan = load_plan(plan, roots, config)
     if split is None:
         split = default_split(data_plan)
@@ -477,7 +488,8 @@ def evaluate_run(
     scored = evaluate_tracks(
         items, estimator, baselines=baselines, jobs=jobs, progress=progress, sr=sr
     )
-    result = {"plan": data_plan.name, "split": split, **scored, "health": run_health}
+    result = {"plan": data_plan.name, "split": split, "postfilter": config_label(config)}
+    result.update({**scored, "health": run_health})
     json_path, csv_path = result_paths(run_dir, data_plan.name, split)
     write_text_atomic(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
     write_text_atomic(csv_path, _csv_text(result))
@@ -511,13 +523,18 @@ def compare_results(
     seed: int = 0,
     metric: str = "SDR",
     allow_unhealthy: bool = False,
+    mixed_postfilters: bool = False,
 ) -> dict:
     """Paired comparison of two evaluations (dicts or JSON paths) over the songs both scored.
 
     Per source: the differences ``b - a`` of ``metric``, their median with a bootstrap 95%
     interval (``n_boot`` resamples of the songs), mean, wins (b better), losses, ties, ``n``.
     An evaluation of a run that failed its health check is refused unless ``allow_unhealthy``:
-    a difference between two broken models is not a finding.
+    a difference between two broken models is not a finding. Two evaluations made with
+    different post-filters (their ``postfilter``; a result without one is from before
+    post-filters: ``none``) are refused unless ``mixed_postfilters`` (to measure a filter):
+    a difference of filters is not a difference of models. The comparison names the
+    post-filter of each side (``postfilter_a``, ``postfilter_b``).
     """
     (ra, label_a), (rb, label_b) = _load_result(a), _load_result(b)
     for r, label in ((ra, label_a), (rb, label_b)):
@@ -533,6 +550,13 @@ def compare_results(
                 )
         if not allow_unhealthy:
             health.require_healthy(r.get("health"), label)
+    filters = [r.get("postfilter", "none") for r in (ra, rb)]
+    if filters[0] != filters[1] and not mixed_postfilters:
+        raise SepganError(
+            f"{label_a} and {label_b} were scored with different post-filters "
+            f"({filters[0]!r} and {filters[1]!r}): evaluate both with the same --postfilter "
+            "(or pass --mixed-postfilters to measure the filter itself)"
+        )
     ta = {t["name"]: t for t in ra["tracks"]}
     tb = {t["name"]: t for t in rb["tracks"]}
     common = [n for n in ta if n in tb]
@@ -545,6 +569,8 @@ def compare_results(
         "a": label_a,
         "b": label_b,
         "metric": metric,
+        "postfilter_a": filters[0],
+        "postfilter_b": filters[1],
         "n": len(common),
         "only_a": sorted(set(ta) - set(tb)),
         "only_b": sorted(set(tb) - set(ta)),
@@ -608,7 +634,8 @@ def format_result(result: dict) -> str:
     head = f"{'source':<14}{'metric':<17}{'mean':>8}{'median':>8}"
     head += "".join(f"{m:>12}" for m in baselines)
     lines = [
-        f"plan {result.get('plan')}, split {result.get('split')}: "
+        f"plan {result.get('plan')}, split {result.get('split')}, "
+        f"post-filter {result.get('postfilter', 'none')}: "
         f"{len(result['tracks'])} song(s) scored, {len(result['skipped'])} skipped",
         head,
     ]
@@ -628,8 +655,8 @@ def format_result(result: dict) -> str:
 def format_comparison(comparison: dict) -> str:
     lines = [
         f"{comparison['metric']} of B - A over {comparison['n']} common song(s)",
-        f"  A = {comparison['a']}",
-        f"  B = {comparison['b']}",
+        f"  A = {comparison['a']} (post-filter {comparison.get('postfilter_a', 'none')})",
+        f"  B = {comparison['b']} (post-filter {comparison.get('postfilter_b', 'none')})",
         f"{'source':<14}{'median':>8}{'95% interval':>20}{'mean':>8}{'wins':>6}{'losses':>8}"
         f"{'ties':>6}",
     ]
@@ -650,7 +677,7 @@ def format_comparison(comparison: dict) -> str:
 
 def cli_evaluate(args) -> int:
     """``sepgan evaluate RUN_DIR [--plan P] [--root N=PATH]... [--split S] [--baselines]
-    [--jobs N] [--quiet]``."""
+    [--postfilter NAME] [--postfilter-power P] [--jobs N] [--quiet]``."""
     if args.split is None and not getattr(args, "quiet", False):
         print("no --split given: evaluating on the plan's first test set with songs")
     result = evaluate_run(
@@ -662,6 +689,8 @@ def cli_evaluate(args) -> int:
         jobs=args.jobs,
         progress=not getattr(args, "quiet", False),
         allow_unhealthy=getattr(args, "allow_unhealthy", False),
+        postfilter=getattr(args, "postfilter", None),
+        postfilter_power=getattr(args, "postfilter_power", None),
     )
     print(format_result(result))
     print(f"written: {result['files']['json']} and {result['files']['csv']}")
@@ -674,7 +703,10 @@ def cli_evaluate(args) -> int:
 def cli_compare(args) -> int:
     """``sepgan compare A.json B.json [--json]``."""
     comparison = compare_results(
-        args.a, args.b, allow_unhealthy=getattr(args, "allow_unhealthy", False)
+        args.a,
+        args.b,
+        allow_unhealthy=getattr(args, "allow_unhealthy", False),
+        mixed_postfilters=getattr(args, "mixed_postfilters", False),
     )
     if getattr(args, "json", False):
         print(json.dumps(comparison, indent=2))

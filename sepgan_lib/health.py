@@ -42,7 +42,10 @@ def check_separator(model, config, songs) -> dict:
     :func:`check_estimates`)."""
     from .separate import separate_audio
 
-    return check_estimates(lambda mixture: separate_audio(model, mixture, config), songs)
+    # the network itself is judged, not a post-filter (masks would hide a silent head)
+    return check_estimates(
+        lambda mixture: separate_audio(model, mixture, config, postfilter="none"), songs
+    )
 
 
 def check_estimates(estimator, songs) -> dict:
