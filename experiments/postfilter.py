@@ -239,12 +239,14 @@ def choose(domains: dict) -> dict:
                 f"accompaniment {diff['accompaniment']['median_diff']:+.2f} "
                 f"[{diff['accompaniment']['ci_low']:+.2f}, {diff['accompaniment']['ci_high']:+.2f}]"
             )
+    listed = ", ".join(f"{k} {v:+.2f} dB" for k, v in scores.items())
     reason = (
-        f"the {'cheapest of the filters within ' + str(TIE_DB) + ' dB of the ' if best - scores[chosen] or sum(v >= best - TIE_DB for v in scores.values()) > 1 else ''}"
         f"largest mean of the median paired SDR differences against none over the validation "
-        f"sets {', '.join(sets)} and both sources ({', '.join(f'{k} {v:+.2f} dB' for k, v in scores.items())})"
-        + (f"; {chosen} against none: " + "; ".join(lines) if lines else "")
+        f"sets {', '.join(sets)} and both sources ({listed}; within {TIE_DB} dB the cheaper "
+        f"filter, in the order {', '.join(scores)})"
     )
+    if lines:
+        reason += f"; {chosen} against none: " + "; ".join(lines)
     return {
         "postfilter": chosen,
         "score_db": scores,
