@@ -16,7 +16,7 @@ for the choice): the filter with the largest mean, over validation sets and both
 the median paired difference against ``none``. The cost of each filter is measured twice:
 seconds of ``separate_audio`` per minute of audio while scoring (network and filter), and
 the filter's own part (the resynthesis from the network's magnitudes) on one minute of
-validation audio, best of three.
+validation audio, best of five.
 
     python experiments/postfilter.py                       # both domains, the shared data
     python experiments/postfilter.py --domains musdb7 --merge   # redo one domain
@@ -97,6 +97,9 @@ def score_split(model, config, tracks, keys, jobs: int) -> tuple[dict, dict]:
 
     sr = config.expected_sr
     items = [(key, (lambda t=t: load_track_cached(t, sr=sr))) for key, t in zip(keys, tracks)]
+    warm = load_track_cached(tracks[0], sr=sr)["mixture"][: 10 * sr]
+    for name, power in FILTERS:  # traced and warm before any call is timed
+        separate_audio(model, warm, config, postfilter=name, power=power)
     results, seconds = {}, {}
     for name, power in FILTERS:
         label = filtering.postfilter_label(name, power)
@@ -114,7 +117,7 @@ def score_split(model, config, tracks, keys, jobs: int) -> tuple[dict, dict]:
     return results, seconds
 
 
-def filter_cost(model, config, tracks, repeats: int = 3) -> dict:
+def filter_cost(model, config, tracks, repeats: int = 5) -> dict:
     """Seconds per minute of audio of the network and of each filter's own part (from the
     network's magnitudes to the two signals), on one minute of the songs, best of
     ``repeats``."""

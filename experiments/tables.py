@@ -4,6 +4,7 @@ by this script, not by hand).
     python experiments/tables.py grid      [results/paired_vs_unpaired.json]
     python experiments/tables.py musdb7    [results/musdb7_recipe.json]   # every table
     python experiments/tables.py musdb7-summary [results/musdb7_recipe.json]
+    python experiments/tables.py postfilter [results/postfilter.json]
 """
 
 from __future__ import annotations
@@ -156,14 +157,54 @@ def musdb7_summary(recorded: dict) -> str:
     return "\n".join(lines)
 
 
+def postfilter_tables(recorded: dict) -> str:
+    """Per domain and set: every filter's SDR medians and its paired difference against
+    none; then the cost of each filter and the choice."""
+    lines = [_header(recorded), ""]
+    lines.append(
+        "| set | songs | filter | vocals SDR | accompaniment SDR | vocals - none "
+        "| accompaniment - none |"
+    )
+    lines.append("|---|---|---|---|---|---|---|")
+    for domain, record in recorded["domains"].items():
+        for name, entry in record["sets"].items():
+            role = "validation" if entry["used_for_choice"] else "test"
+            for label, med in entry["sdr_median"].items():
+                diff = entry["vs_none"].get(label)
+                diffs = [_diff(diff[s], entry["n"]) if diff else "" for s in SOURCES]
+                lines.append(
+                    f"| {domain} {name} ({role}) | {entry['n']} | {label} | "
+                    f"{med['vocals']:.2f} | {med['accompaniment']:.2f} | {diffs[0]} | {diffs[1]} |"
+                )
+    labels = recorded["filters"]
+    lines += ["", "Seconds per minute of audio (separate_audio while scoring, all songs of a role;"]
+    lines += ["the filter's own part on one minute, best of 5):", ""]
+    lines.append("| domain | what | " + " | ".join(labels) + " |")
+    lines.append("|---|---|" + "---|" * len(labels))
+    for domain, record in recorded["domains"].items():
+        for split, cost in record["seconds"].items():
+            per = cost["separate_seconds_per_minute"]
+            row = " | ".join(f"{per[k]:.2f}" for k in labels)
+            lines.append(f"| {domain} | separate_audio on {split} | {row} |")
+        own = record["cost"]["filters"]
+        network = record["cost"]["network_seconds_per_minute"]
+        row = " | ".join(f"{own[k]:.3f}" for k in labels)
+        lines.append(f"| {domain} | filter alone (network: {network:.2f}) | {row} |")
+    choice = recorded["choice"]
+    lines += ["", f"Chosen: **{choice['postfilter']}**: {choice['reason']}."]
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("grid", "musdb7", "musdb7-summary"):
+    if not argv or argv[0] not in ("grid", "musdb7", "musdb7-summary", "postfilter"):
         print(__doc__)
         return 2
-    default = "paired_vs_unpaired.json" if argv[0] == "grid" else "musdb7_recipe.json"
+    defaults = {"grid": "paired_vs_unpaired.json", "postfilter": "postfilter.json"}
+    default = defaults.get(argv[0], "musdb7_recipe.json")
     path = Path(argv[1]) if len(argv) > 1 else HERE / "results" / default
     recorded = json.loads(path.read_text())
     tables = {"grid": grid_tables, "musdb7": musdb7_tables, "musdb7-summary": musdb7_summary}
+    tables["postfilter"] = postfilter_tables
     print(tables[argv[0]](recorded))
     return 0
 
