@@ -107,6 +107,7 @@ def run_seed(
         medians.update({f"baseline {m}": _medians({"summary": s}) for m, s in base.items()})
         out["splits"][split] = {
             "n": len(scores["supervised"]["tracks"]),
+            "postfilter": scores["supervised"]["postfilter"],
             "sdr_median": medians,
             "compare": {
                 f"{a} - {b}": _comparison(scores[b], scores[a], allow_unhealthy) for a, b in PAIRS

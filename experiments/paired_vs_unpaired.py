@@ -120,6 +120,7 @@ def run_point(
         scores["control"], scores["semi"], allow_unhealthy=allow_unhealthy
     )
     point["n_test"] = diff["n"]
+    point["postfilter"] = scores["control"]["postfilter"]
     point["sdr_median"] = {name: _medians(r) for name, r in scores.items()}
     point["semi_minus_control"] = {
         s: {k: diff[s][k] for k in ("median_diff", "ci_low", "ci_high", "wins", "losses")}

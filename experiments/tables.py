@@ -23,12 +23,22 @@ def _diff(d: dict, n: int | None = None) -> str:
     return text + (f", {d['wins']}/{n}" if n else "")
 
 
+def _filters(recorded: dict) -> str:
+    """The post-filter(s) a recorded grid or recipe was scored with (none before issue 19)."""
+    entries = list(recorded.get("points", []))
+    entries += [s for seed in recorded.get("seeds", []) for s in seed.get("splits", {}).values()]
+    found = sorted({e.get("postfilter", "none") for e in entries})
+    return ", ".join(found) if found else ""
+
+
 def _header(recorded: dict) -> str:
     load = recorded.get("loadavg_start", [None])[0]
+    filters = _filters(recorded)
     return (
         f"`{recorded['command']}`, {recorded['date']}, commit {str(recorded['git_commit'])[:7]}, "
         f"{recorded['machine']['cpu_count']} CPUs, load average at start {load:.1f}, "
         f"{recorded.get('seconds', 0) / 60:.0f} min in all"
+        + (f", post-filter {filters}" if filters else "")
     )
 
 
