@@ -99,6 +99,7 @@ def run_seed(
         )
         out["splits"][split] = {
             "n": len(scores["supervised"]["tracks"]),
+            "postfilter": scores["supervised"]["postfilter"],
             "sdr_median": medians,
             "compare": {
                 f"{a} - {b}": _comparison(scores[b], scores[a], allow_unhealthy) for a, b in PAIRS

@@ -113,6 +113,7 @@ def run_point(
         scores["control"], scores["semi"], allow_unhealthy=allow_unhealthy
     )
     point["n_test"] = diff["n"]
+    point["postfilter"] = scores["control"]["postfilter"]
     point["sdr_median"] = {name: compare.sdr_medians(r) for name, r in scores.items()}
     point["semi_minus_control"] = compare.interval_of(diff)
     return point

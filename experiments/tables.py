@@ -5,6 +5,7 @@ not by hand), and the page that holds them all, ``experiments/RESULTS.md``.
     python experiments/tables.py musdb7    [results/musdb7_recipe.json]   # every table
     python experiments/tables.py musdb7-summary [results/musdb7_recipe.json]
     python experiments/tables.py page      # writes experiments/RESULTS.md
+    python experiments/tables.py postfilter [results/postfilter.json]
 """
 
 from __future__ import annotations
@@ -29,12 +30,22 @@ def _diff(d: dict, n: int | None = None) -> str:
     return text + (f", {d['wins']}/{n}" if n else "")
 
 
+def _filters(recorded: dict) -> str:
+    """The post-filter(s) a recorded grid or recipe was scored with (none before issue 19)."""
+    entries = list(recorded.get("points", []))
+    entries += [s for seed in recorded.get("seeds", []) for s in seed.get("splits", {}).values()]
+    found = sorted({e.get("postfilter", "none") for e in entries})
+    return ", ".join(found) if found else ""
+
+
 def _header(recorded: dict) -> str:
     load = recorded.get("loadavg_start", [None])[0]
+    filters = _filters(recorded)
     return (
         f"`{relative_command(recorded['command'])}`, {recorded['date']}, commit {str(recorded['git_commit'])[:7]}, "
         f"{recorded['machine']['cpu_count']} CPUs, load average at start {load:.1f}, "
         f"{recorded.get('seconds', 0) / 60:.0f} min in all"
+        + (f", post-filter {filters}" if filters else "")
     )
 
 
@@ -163,6 +174,44 @@ def musdb7_summary(recorded: dict) -> str:
     return "\n".join(lines)
 
 
+def postfilter_tables(recorded: dict) -> str:
+    """Per domain and set: every filter's SDR medians and its paired difference against
+    none; then the cost of each filter and the choice."""
+    lines = [_header(recorded), ""]
+    lines.append(
+        "| set | songs | filter | vocals SDR | accompaniment SDR | vocals - none "
+        "| accompaniment - none |"
+    )
+    lines.append("|---|---|---|---|---|---|---|")
+    for domain, record in recorded["domains"].items():
+        for name, entry in record["sets"].items():
+            role = "validation" if entry["used_for_choice"] else "test"
+            for label, med in entry["sdr_median"].items():
+                diff = entry["vs_none"].get(label)
+                diffs = [_diff(diff[s], entry["n"]) if diff else "" for s in SOURCES]
+                lines.append(
+                    f"| {domain} {name} ({role}) | {entry['n']} | {label} | "
+                    f"{med['vocals']:.2f} | {med['accompaniment']:.2f} | {diffs[0]} | {diffs[1]} |"
+                )
+    labels = recorded["filters"]
+    lines += ["", "Seconds per minute of audio (separate_audio while scoring, all songs of a role;"]
+    lines += ["the filter's own part on one minute, best of 5):", ""]
+    lines.append("| domain | what | " + " | ".join(labels) + " |")
+    lines.append("|---|---|" + "---|" * len(labels))
+    for domain, record in recorded["domains"].items():
+        for split, cost in record["seconds"].items():
+            per = cost["separate_seconds_per_minute"]
+            row = " | ".join(f"{per[k]:.2f}" for k in labels)
+            lines.append(f"| {domain} | separate_audio on {split} | {row} |")
+        own = record["cost"]["filters"]
+        network = record["cost"]["network_seconds_per_minute"]
+        row = " | ".join(f"{own[k]:.3f}" for k in labels)
+        lines.append(f"| {domain} | filter alone (network: {network:.2f}) | {row} |")
+    choice = recorded["choice"]
+    lines += ["", f"Chosen: **{choice['postfilter']}**: {choice['reason']}."]
+    return "\n".join(lines)
+
+
 def ablation_table(grid: dict, ablations: list[dict]) -> str:
     """The grid's point of each ablation with one term of the semi run changed, against the
     same control: the semi run's vocals SDR and semi minus control."""
@@ -201,6 +250,7 @@ def page() -> str:
     grid = json.loads((RESULTS / "paired_vs_unpaired.json").read_text())
     ablations = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("ablation_*.json"))]
     musdb7 = json.loads((RESULTS / "musdb7_recipe.json").read_text())
+    postfilter = json.loads((RESULTS / "postfilter.json").read_text())
     return "\n".join(
         [
             "# Recorded results",
@@ -225,6 +275,10 @@ def page() -> str:
             "",
             musdb7_summary(musdb7),
             "",
+            "## Post-filters: soft masks and Wiener filtering of the estimates",
+            "",
+            postfilter_tables(postfilter),
+            "",
         ]
     )
 
@@ -234,13 +288,15 @@ def main(argv: list[str]) -> int:
         PAGE.write_text(page())
         print(f"written: {PAGE}")
         return 0
-    if not argv or argv[0] not in ("grid", "musdb7", "musdb7-summary"):
+    if not argv or argv[0] not in ("grid", "musdb7", "musdb7-summary", "postfilter"):
         print(__doc__)
         return 2
-    default = "paired_vs_unpaired.json" if argv[0] == "grid" else "musdb7_recipe.json"
+    defaults = {"grid": "paired_vs_unpaired.json", "postfilter": "postfilter.json"}
+    default = defaults.get(argv[0], "musdb7_recipe.json")
     path = Path(argv[1]) if len(argv) > 1 else HERE / "results" / default
     recorded = json.loads(path.read_text())
     tables = {"grid": grid_tables, "musdb7": musdb7_tables, "musdb7-summary": musdb7_summary}
+    tables["postfilter"] = postfilter_tables
     print(tables[argv[0]](recorded))
     return 0
 

@@ -37,6 +37,23 @@ def _add_config_args(p: argparse.ArgumentParser, default_profile: str = "cpu") -
     )
 
 
+def _add_postfilter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--postfilter",
+        default=None,
+        metavar="NAME",
+        help="estimates -> audio: none (the original), soft or wiener (default: the run's "
+        "configuration)",
+    )
+    p.add_argument(
+        "--postfilter-power",
+        type=float,
+        default=None,
+        metavar="P",
+        help="exponent of the soft masks (default: the run's configuration)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sepgan",
@@ -95,6 +112,7 @@ def _add_run_commands(sub) -> None:
     p.add_argument("audio", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--phase", choices=("mixture", "griffin_lim"), default=None)
+    _add_postfilter_args(p)
     p.add_argument(
         "--strict",
         action="store_true",
@@ -111,6 +129,7 @@ def _add_run_commands(sub) -> None:
         help="role to score (default: `test`, else the plan's first named test set with songs)",
     )
     p.add_argument("--baselines", action="store_true")
+    _add_postfilter_args(p)
     p.add_argument("--jobs", type=int, default=0, help="parallel songs (0 = all cores)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument(
@@ -124,6 +143,11 @@ def _add_run_commands(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument(
         "--allow-unhealthy", action="store_true", help="compare runs that failed their health check"
+    )
+    p.add_argument(
+        "--mixed-postfilters",
+        action="store_true",
+        help="compare results made with different post-filters (e.g. a filter against none)",
     )
     p.set_defaults(handler="sepgan_lib.compare:cli_compare")
 

@@ -43,13 +43,18 @@ def compare_results(
     seed: int = 0,
     metric: str = "SDR",
     allow_unhealthy: bool = False,
+    mixed_postfilters: bool = False,
 ) -> dict:
     """Paired comparison of two evaluations (dicts or JSON paths) over the songs both scored.
 
     Per source: the differences ``b - a`` of ``metric``, their median with a bootstrap 95%
     interval (``n_boot`` resamples of the songs), mean, wins (b better), losses, ties, ``n``.
     An evaluation of a run that failed its health check is refused unless ``allow_unhealthy``:
-    a difference between two broken models is not a finding.
+    a difference between two broken models is not a finding. Two evaluations made with
+    different post-filters (their ``postfilter``; a result without one is from before
+    post-filters: ``none``) are refused unless ``mixed_postfilters`` (to measure a filter):
+    a difference of filters is not a difference of models. The comparison names the
+    post-filter of each side (``postfilter_a``, ``postfilter_b``).
     """
     (ra, label_a), (rb, label_b) = _load_result(a), _load_result(b)
     for r, label in ((ra, label_a), (rb, label_b)):
@@ -65,6 +70,13 @@ def compare_results(
                 )
         if not allow_unhealthy:
             health.require_healthy(r.get("health"), label)
+    filters = [r.get("postfilter", "none") for r in (ra, rb)]
+    if filters[0] != filters[1] and not mixed_postfilters:
+        raise SepganError(
+            f"{label_a} and {label_b} were scored with different post-filters "
+            f"({filters[0]!r} and {filters[1]!r}): evaluate both with the same --postfilter "
+            "(or pass --mixed-postfilters to measure the filter itself)"
+        )
     ta = {t["name"]: t for t in ra["tracks"]}
     tb = {t["name"]: t for t in rb["tracks"]}
     common = [n for n in ta if n in tb]
@@ -77,6 +89,8 @@ def compare_results(
         "a": label_a,
         "b": label_b,
         "metric": metric,
+        "postfilter_a": filters[0],
+        "postfilter_b": filters[1],
         "n": len(common),
         "only_a": sorted(set(ta) - set(tb)),
         "only_b": sorted(set(tb) - set(ta)),
@@ -144,8 +158,8 @@ def verdict(source: str, entry: dict, what: str = "adversarial training") -> str
 def format_comparison(comparison: dict) -> str:
     lines = [
         f"{comparison['metric']} of B - A over {comparison['n']} common song(s)",
-        f"  A = {comparison['a']}",
-        f"  B = {comparison['b']}",
+        f"  A = {comparison['a']} (post-filter {comparison.get('postfilter_a', 'none')})",
+        f"  B = {comparison['b']} (post-filter {comparison.get('postfilter_b', 'none')})",
         f"{'source':<14}{'median':>8}{'95% interval':>20}{'mean':>8}{'wins':>6}{'losses':>8}"
         f"{'ties':>6}",
     ]
@@ -167,7 +181,10 @@ def format_comparison(comparison: dict) -> str:
 def cli_compare(args) -> int:
     """``sepgan compare A.json B.json [--json]``."""
     comparison = compare_results(
-        args.a, args.b, allow_unhealthy=getattr(args, "allow_unhealthy", False)
+        args.a,
+        args.b,
+        allow_unhealthy=getattr(args, "allow_unhealthy", False),
+        mixed_postfilters=getattr(args, "mixed_postfilters", False),
     )
     if getattr(args, "json", False):
         print(json.dumps(comparison, indent=2))

@@ -63,6 +63,8 @@ class Config:
     strategy: str = "default"  # "default", "mirrored" or "multi_worker"
     mixed_precision: bool = False  # mixed_float16 on GPU (ignored on CPU)
     phase: str = "mixture"  # resynthesis: "mixture" phase or "griffin_lim"
+    postfilter: str = "none"  # estimates -> audio: "none" (the original), "soft", "wiener"
+    postfilter_power: float = 1.0  # the soft masks' exponent p (postfilter "soft")
     synthetic_tracks: int = 100  # songs of the embedded synthetic set
     synthetic_seconds: float = 10.0
     shift_paired: int = 8  # synthetic_shift plan: paired songs (style a), the first of its train
@@ -106,6 +108,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "gradient_penalty": ("one_sided", "two_sided"),
     "strategy": ("default", "mirrored", "multi_worker"),
     "phase": ("mixture", "griffin_lim"),
+    "postfilter": ("none", "soft", "wiener"),  # sepgan_lib.filtering.POSTFILTERS
     "output_activation": ("relu", "softplus", "leaky_relu"),
 }
 
@@ -132,6 +135,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         # (experiments/head_health.py measures the share of healthy runs)
         "output_activation": "leaky_relu",
         "lr_warmup_steps": 50,
+        # soft masks of power 2 on the model's estimates, chosen on validation songs of
+        # synthetic_shift, MUSDB18-7 and MIR-1K (experiments/results/postfilter.json)
+        "postfilter": "soft",
+        "postfilter_power": 2.0,
     },
     "smoke": {
         "batch_size": 2,

@@ -54,6 +54,7 @@ RANGES: dict[str, tuple[type, float, float, bool]] = {
     "shift_tracks": (int, 3, 100000, False),
     "lr_warmup_steps": (int, 0, BIG, False),
     "critic_warmup_steps": (int, 0, BIG, False),
+    "postfilter_power": (float, 0.0, 16.0, True),
 }
 
 # Keys whose value is one of a few words (their check is in config.CHOICES) or a flag.
@@ -61,6 +62,7 @@ FREE = (
     "gradient_penalty",
     "strategy",
     "phase",
+    "postfilter",
     "xla",
     "disjoint_unpaired",
     "mixed_precision",
@@ -153,6 +155,12 @@ def validate(config):
         raise ConfigError(
             f"configuration keys 'gain_min' = {config.gain_min!r} and 'gain_max' = "
             f"{config.gain_max!r} are inconsistent: gain_min must be <= gain_max"
+        )
+    if config.postfilter != "none" and config.phase != "mixture":
+        raise ConfigError(
+            f"configuration keys 'postfilter' = {config.postfilter!r} and 'phase' = "
+            f"{config.phase!r} are inconsistent: a post-filter masks the mixture's complex STFT "
+            "(its phase); allowed: phase 'mixture', or postfilter 'none' with 'griffin_lim'"
         )
     seconds = patch_frames(config) * config.num_hop / config.expected_sr
     if seconds > MAX_PATCH_SECONDS:

@@ -27,6 +27,7 @@ from . import health
 from .cache import write_text_atomic
 from .datasets import load_track_cached
 from .errors import DataError, SepganError
+from .filtering import check_postfilter, config_label, with_postfilter
 from .metrics import BASELINES, METRICS, SOURCES, SR, format_db, score_song, summarize
 from .plans import load_plan
 from .separate import load_run, separate_audio
@@ -173,7 +174,8 @@ def _csv_text(result: dict) -> str:
     methods = list(result.get("baseline_tracks", {}))
     header = ["name", "source", *keys]
     header += [f"{m}_{k}" for m in methods for k in METRICS]
-    header.append("skipped")
+    header += ["skipped", "postfilter"]
+    postfilter = result.get("postfilter", "none")
     by_method = {
         m: {t["name"]: t for t in result["baseline_tracks"][m]} for m in methods
     }  # fmt: skip
@@ -186,11 +188,11 @@ def _csv_text(result: dict) -> str:
             for m in methods:
                 entry = by_method[m].get(track["name"])
                 row += [f"{entry[source][k]:.4f}" if entry else "" for k in METRICS]
-            writer.writerow([*row, ""])
+            writer.writerow([*row, "", postfilter])
     for item in result["skipped"]:
         for source in SOURCES:
-            empty = [""] * (len(header) - 3)
-            writer.writerow([item["name"], source, *empty, item["reason"]])
+            empty = [""] * (len(header) - 4)
+            writer.writerow([item["name"], source, *empty, item["reason"], postfilter])
     return buffer.getvalue()
 
 
@@ -221,6 +223,8 @@ def evaluate_run(
     jobs: int = 0,
     progress: bool = True,
     allow_unhealthy: bool = False,
+    postfilter: str | None = None,
+    postfilter_power: float | None = None,
 ) -> dict:
     """Evaluate a run's best separator on the songs of ``split`` of a data plan.
 
@@ -232,10 +236,13 @@ def evaluate_run(
     (``plan``, ``split``, ``tracks``, ``summary``, ``baselines`` with ``baselines=True``,
     ``skipped``; the paths under ``files``, not saved in the JSON).
     """
+    if postfilter is not None:
+        check_postfilter(postfilter)  # before anything is loaded
     run_health = health.run_health(run_dir)
     if not allow_unhealthy:
         health.require_healthy(run_health, str(run_dir))
     model, config = load_run(run_dir)
+    config = with_postfilter(config, postfilter, postfilter_power)
     data_plan = load_plan(plan, roots, config)
     if split is None:
         split = default_split(data_plan)
@@ -268,7 +275,8 @@ def evaluate_run(
     scored = evaluate_tracks(
         items, estimator, baselines=baselines, jobs=jobs, progress=progress, sr=sr
     )
-    result = {"plan": data_plan.name, "split": split, **scored, "health": run_health}
+    result = {"plan": data_plan.name, "split": split, "postfilter": config_label(config)}
+    result.update({**scored, "health": run_health})
     json_path, csv_path = result_paths(run_dir, data_plan.name, split)
     write_text_atomic(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
     write_text_atomic(csv_path, _csv_text(result))
@@ -284,7 +292,8 @@ def format_result(result: dict) -> str:
     head = f"{'source':<14}{'metric':<17}{'mean':>8}{'median':>8}"
     head += "".join(f"{m:>12}" for m in baselines)
     lines = [
-        f"plan {result.get('plan')}, split {result.get('split')}: "
+        f"plan {result.get('plan')}, split {result.get('split')}, "
+        f"post-filter {result.get('postfilter', 'none')}: "
         f"{len(result['tracks'])} song(s) scored, {len(result['skipped'])} skipped",
         head,
     ]
@@ -303,7 +312,7 @@ def format_result(result: dict) -> str:
 
 def cli_evaluate(args) -> int:
     """``sepgan evaluate RUN_DIR [--plan P] [--root N=PATH]... [--split S] [--baselines]
-    [--jobs N] [--quiet]``."""
+    [--postfilter NAME] [--postfilter-power P] [--jobs N] [--quiet]``."""
     if args.split is None and not getattr(args, "quiet", False):
         print("no --split given: evaluating on the plan's first test set with songs")
     result = evaluate_run(
@@ -315,6 +324,8 @@ def cli_evaluate(args) -> int:
         jobs=args.jobs,
         progress=not getattr(args, "quiet", False),
         allow_unhealthy=getattr(args, "allow_unhealthy", False),
+        postfilter=getattr(args, "postfilter", None),
+        postfilter_power=getattr(args, "postfilter_power", None),
     )
     print(format_result(result))
     print(f"written: {result['files']['json']} and {result['files']['csv']}")

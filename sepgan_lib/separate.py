@@ -30,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import audio as audio_io
-from . import spectral
+from . import filtering, spectral
 from .config import Config
 from .errors import AudioError, SepganError, describe
 from .shapes import pad_freq, unet_shapes
@@ -195,17 +195,29 @@ def separate_audio(
     phase: str = "mixture",
     window_frames: int | None = None,
     batch_size: int = 8,
+    postfilter: str | None = None,
+    power: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Separate mono float32 ``[samples]`` audio at ``config.expected_sr`` into vocals and
     accompaniment.
 
-    ``phase``: ``"mixture"`` (the original's resynthesis) or ``"griffin_lim"``. The outputs
-    have exactly ``len(mixture)`` samples. Where the mixture has no energy at all (a bin of
-    digital silence) both estimates are silent too: the network's biases would otherwise
-    invent a faint signal there.
+    ``phase``: ``"mixture"`` (the original's resynthesis) or ``"griffin_lim"``.
+    ``postfilter``: ``"none"``, ``"soft"`` (exponent ``power``) or ``"wiener"``
+    (:mod:`.filtering`); ``None`` takes ``config.postfilter`` and ``config.postfilter_power``.
+    A post-filter other than ``none`` masks the mixture's complex STFT, so it needs
+    ``phase="mixture"``. The outputs have exactly ``len(mixture)`` samples. Where the mixture
+    has no energy at all (a bin of digital silence) both estimates are silent too: the
+    network's biases would otherwise invent a faint signal there.
     """
     if phase not in ("mixture", "griffin_lim"):
         raise SepganError(f"phase must be 'mixture' or 'griffin_lim', got {phase!r}")
+    postfilter = filtering.check_postfilter(config.postfilter if postfilter is None else postfilter)
+    power = config.postfilter_power if power is None else power
+    if postfilter != "none" and phase != "mixture":
+        raise SepganError(
+            f"post-filter {postfilter!r} masks the mixture's STFT and cannot be combined with "
+            f"phase {phase!r}; use phase 'mixture' or post-filter 'none'"
+        )
     mixture = np.asarray(mixture, dtype=np.float32)
     if mixture.ndim != 1:
         raise SepganError(f"separate_audio expects mono [samples] audio, got {mixture.shape}")
@@ -215,17 +227,31 @@ def separate_audio(
     with warnings.catch_warnings():  # librosa warns about songs shorter than one FFT
         warnings.filterwarnings("ignore", message="n_fft=.*too large")
         magnitude, mix_phase = spectral.magnitude_phase(mixture)
+        spec = spectral.stft(mixture) if postfilter != "none" else None
     acc, voc = separate_spectrogram(
         model, np.log1p(magnitude), config, window_frames=window_frames, batch_size=batch_size
     )
+    if postfilter != "none":
+        mags = np.stack([_magnitude(magnitude, log_mag) for log_mag in (voc, acc)])
+        estimates = filtering.postfilter(mags, spec, postfilter, power)
+        return {
+            name: spectral.istft_complex(estimates[k], length=length)
+            for k, name in enumerate(("vocals", "accompaniment"))
+        }
     out = {}
     for name, log_mag in (("vocals", voc), ("accompaniment", acc)):
-        mag = np.where(magnitude > 0, np.maximum(np.expm1(log_mag), 0.0), 0.0)
+        mag = _magnitude(magnitude, log_mag)
         if phase == "mixture":
             out[name] = spectral.istft(mag, mix_phase, length=length)
         else:
             out[name] = spectral.griffin_lim(mag, length=length)
     return out
+
+
+def _magnitude(mixture_magnitude: np.ndarray, log_mag: np.ndarray) -> np.ndarray:
+    """A head's magnitude ``[256, frames]``: ``expm1`` of its log1p output, clipped at zero,
+    and zero where the mixture is digital silence."""
+    return np.where(mixture_magnitude > 0, np.maximum(np.expm1(log_mag), 0.0), 0.0)
 
 
 def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
@@ -303,19 +329,20 @@ def separate_file(
     name: str | None = None,
     strict: bool = False,
     notes: list | None = None,
+    postfilter: str | None = None,
 ) -> dict[str, Path]:
     """Separate one audio file; write ``<out_dir>/<name>/{vocals,accompaniment}.wav``.
 
     ``name`` defaults to the file's name without extension. The outputs are mono, at the
     input's sample rate and with the input's length in samples, each written atomically.
     A file cut short (decoded shorter than its header says) adds a line to ``notes``; with
-    ``strict`` it is an error.
+    ``strict`` it is an error. ``postfilter`` as :func:`separate_audio`'s.
     """
     path = Path(path)
     original, rate = load_mixture(path, strict, notes)
     sr = config.expected_sr
     mixture = audio_io.resample(original, rate, sr)
-    stems = separate_audio(model, mixture, config, phase=phase)
+    stems = separate_audio(model, mixture, config, phase=phase, postfilter=postfilter)
     folder = Path(out_dir) / (name or _stem_name(path))
     written = {}
     for name, signal in stems.items():
@@ -325,11 +352,17 @@ def separate_file(
 
 
 def cli_separate(args) -> int:
-    """``sepgan separate RUN_DIR AUDIO... --out DIR [--phase mixture|griffin_lim]``."""
+    """``sepgan separate RUN_DIR AUDIO... --out DIR [--phase mixture|griffin_lim]
+    [--postfilter none|soft|wiener]`` (default: the run's ``config.postfilter``)."""
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise SepganError(f"{out}: --out is a file, expected a folder")
+    if getattr(args, "postfilter", None) is not None:
+        filtering.check_postfilter(args.postfilter)  # before the model is loaded
     model, config = load_run(args.run_dir)
+    config = filtering.with_postfilter(
+        config, getattr(args, "postfilter", None), getattr(args, "postfilter_power", None)
+    )
     phase = getattr(args, "phase", None) or config.phase
     strict = bool(getattr(args, "strict", False))
     files = [Path(p) for p in args.audio]
@@ -339,7 +372,14 @@ def cli_separate(args) -> int:
         notes: list[str] = []
         try:
             written = separate_file(
-                model, config, path, out, phase=phase, name=name, strict=strict, notes=notes
+                model,
+                config,
+                path,
+                out,
+                phase=phase,
+                name=name,
+                strict=strict,
+                notes=notes,
             )
         except (SepganError, OSError) as err:
             failed.append(str(path))

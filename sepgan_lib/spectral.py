@@ -41,6 +41,13 @@ def istft(
     )
 
 
+def istft_complex(spec: np.ndarray, length: int | None = None, hop: int = HOP) -> np.ndarray:
+    """Inverse STFT of a complex spectrogram ``[n_fft // 2 + 1, frames]`` -> float32 audio."""
+    return librosa.istft(
+        np.asarray(spec), hop_length=hop, window="hann", center=True, length=length
+    ).astype(np.float32)
+
+
 def _full_bins(magnitude: np.ndarray, n_fft: int) -> np.ndarray:
     magnitude = np.asarray(magnitude, dtype=np.float32)
     missing = n_fft // 2 + 1 - magnitude.shape[0]

@@ -266,7 +266,7 @@ def test_evaluate_run_writes_json_and_csv(tiny_run, capsys):
     assert json_path.is_file() and csv_path.is_file()
     saved = json.loads(json_path.read_text())
     assert saved["plan"] == "synthetic" and saved["split"] == "test"
-    assert set(saved) == {"plan", "split", "tracks", "summary", "skipped", "health"}
+    assert set(saved) == {"plan", "split", "postfilter", "tracks", "summary", "skipped", "health"}
     scored = len(saved["tracks"]) + len(saved["skipped"])
     assert scored >= 1 and len(saved["tracks"]) >= 1
     for track in saved["tracks"]:

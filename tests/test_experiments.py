@@ -48,3 +48,30 @@ def test_paired_vs_unpaired_smoke_writes_the_results_json(tmp_path):
         assert ablated["runs"][name]["run_dir"] == point["runs"][name]["run_dir"]
         assert ablated["runs"][name]["steps"] == point["runs"][name]["steps"]
     assert ablated["runs"]["semi"]["steps"] == point["runs"]["semi"]["steps"]
+
+
+def test_postfilter_smoke_scores_every_filter_against_none(tmp_path):
+    """experiments/postfilter.py on one smoke run and one song per role: every filter named,
+    compared with none per song, a choice made on the validation set only, costs measured."""
+    out = tmp_path / "postfilter.json"
+    script = ROOT / "experiments" / "postfilter.py"
+    cmd = [sys.executable, str(script), "--domains", "synthetic_shift", "--profile", "smoke"]
+    cmd += ["--max-songs", "1", "--jobs", "1", "--run-root", str(tmp_path / "runs")]
+    cmd += ["--out", str(out), "--allow-unhealthy"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert {"command", "date", "git_commit", "machine", "loadavg_start", "choice"} <= set(result)
+    labels = ["none", "soft p=1", "soft p=2", "wiener"]
+    assert result["filters"] == labels
+    domain = result["domains"]["synthetic_shift"]
+    assert {"date", "git_commit"} <= set(domain["provenance"])
+    sets = domain["sets"]
+    assert sets["valid"]["used_for_choice"] and not sets["test"]["used_for_choice"]
+    for entry in sets.values():
+        assert entry["n"] == 1 and list(entry["sdr_median"]) == labels
+        assert set(entry["vs_none"]) == set(labels[1:])
+    assert result["choice"]["postfilter"] in labels
+    assert result["choice"]["validation_sets"] == ["synthetic_shift/valid"]
+    assert set(domain["cost"]["filters"]) == set(labels)
+    assert all(v > 0 for v in domain["cost"]["filters"].values())
