@@ -4,7 +4,7 @@ For one trained supervised run per domain (trained here with the ``cpu`` profile
 folder holds no finished run), every post-filter of ``sepgan_lib.filtering`` (``none``,
 ``soft`` p = 1, ``soft`` p = 2, ``wiener``) separates the songs of each role with
 ``separate_audio``; BSS Eval scores them (``evaluate.evaluate_tracks``) and each filter is
-compared per song with ``none`` (``evaluate.compare_results``: median of the differences
+compared per song with ``none`` (``compare.compare_results``: median of the differences
 with a bootstrap 95 % interval). Domains:
 
 - ``synthetic_shift``: validation and test songs of style b (and style a's test songs);
@@ -40,14 +40,14 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 from provenance import provenance  # noqa: E402
 
-from sepgan_lib import evaluate, filtering, health, spectral  # noqa: E402
+from sepgan_lib import compare, evaluate, filtering, health, metrics, spectral  # noqa: E402
 from sepgan_lib.config import make_config, parse_set_args  # noqa: E402
 
 SHARED = HERE.parent.parent / "shared" / "data"
 # in order of cost: a later filter is chosen only if it beats every earlier one by TIE_DB
 FILTERS = (("none", 1.0), ("soft", 1.0), ("soft", 2.0), ("wiener", 1.0))
 TIE_DB = 0.01
-SOURCES = evaluate.SOURCES
+SOURCES = metrics.SOURCES
 
 
 def _domains(musdb: str, mir1k: str) -> dict:
@@ -76,7 +76,7 @@ def ensure_run(run_dir: Path, plan: str, roots: dict, profile: str, overrides: d
 
 def _subset(result: dict, names: set) -> dict:
     tracks = [t for t in result["tracks"] if t["name"] in names]
-    return {**result, "tracks": tracks, "summary": evaluate.summarize(tracks)}
+    return {**result, "tracks": tracks, "summary": metrics.summarize(tracks)}
 
 
 def _medians(result: dict) -> dict:
@@ -84,7 +84,7 @@ def _medians(result: dict) -> dict:
 
 
 def _versus_none(none: dict, other: dict) -> dict:
-    diff = evaluate.compare_results(none, other, mixed_postfilters=True)
+    diff = compare.compare_results(none, other, mixed_postfilters=True)
     keys = ("median_diff", "ci_low", "ci_high", "wins", "losses")
     return {"n": diff["n"], **{s: {k: diff[s][k] for k in keys} for s in SOURCES}}
 

@@ -36,6 +36,19 @@ def _load_result(x) -> tuple[dict, str]:
     return data, str(path)
 
 
+def _postfilters(ra: dict, rb: dict, label_a: str, label_b: str, mixed: bool) -> list[str]:
+    """The post-filter of each result (``none`` for results from before post-filters);
+    different ones refused unless ``mixed``."""
+    filters = [r.get("postfilter", "none") for r in (ra, rb)]
+    if filters[0] != filters[1] and not mixed:
+        raise SepganError(
+            f"{label_a} and {label_b} were scored with different post-filters "
+            f"({filters[0]!r} and {filters[1]!r}): evaluate both with the same --postfilter "
+            "(or pass --mixed-postfilters to measure the filter itself)"
+        )
+    return filters
+
+
 def compare_results(
     a,
     b,
@@ -70,13 +83,7 @@ def compare_results(
                 )
         if not allow_unhealthy:
             health.require_healthy(r.get("health"), label)
-    filters = [r.get("postfilter", "none") for r in (ra, rb)]
-    if filters[0] != filters[1] and not mixed_postfilters:
-        raise SepganError(
-            f"{label_a} and {label_b} were scored with different post-filters "
-            f"({filters[0]!r} and {filters[1]!r}): evaluate both with the same --postfilter "
-            "(or pass --mixed-postfilters to measure the filter itself)"
-        )
+    filters = _postfilters(ra, rb, label_a, label_b, mixed_postfilters)
     ta = {t["name"]: t for t in ra["tracks"]}
     tb = {t["name"]: t for t in rb["tracks"]}
     common = [n for n in ta if n in tb]

@@ -49,6 +49,15 @@ class SkippedSong(SepganError):
 # --- metrics ---------------------------------------------------------------------------------
 
 
+def snr_db(reference, estimate) -> float:
+    """Signal-to-noise ratio of ``estimate`` against ``reference`` (``[samples]``, the first
+    ``min`` of both lengths), in dB: the reference's energy over the error's."""
+    reference, estimate = np.asarray(reference, np.float64), np.asarray(estimate, np.float64)
+    n = min(len(reference), len(estimate))
+    error = reference[:n] - estimate[:n]
+    return float(10 * np.log10(np.sum(reference[:n] ** 2) / max(np.sum(error**2), 1e-20)))
+
+
 def _as_signal(x, length: int | None = None) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     if length is not None and len(x) != length:

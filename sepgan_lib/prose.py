@@ -45,7 +45,7 @@ def signed(value: float, digits: int = 2) -> str:
 
 def interval(comparison: Mapping[str, Any], digits: int = 2, unit: str = " dB") -> str:
     """A paired comparison's median difference with its 95 % interval: ``+3.38 dB [+2.78,
-    +3.90]`` (keys ``median_diff``, ``ci_low``, ``ci_high`` of ``evaluate.compare_results``)."""
+    +3.90]`` (keys ``median_diff``, ``ci_low``, ``ci_high`` of ``compare.compare_results``)."""
     low, high = comparison["ci_low"], comparison["ci_high"]
     return (
         f"{signed(comparison['median_diff'], digits)}{unit} "

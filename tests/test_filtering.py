@@ -10,9 +10,9 @@ from test_evaluate import tiny_run  # noqa: F401  (a fixture: a poor but healthy
 from test_separate import SR, _config, _model, _save_run, _signal
 
 from sepgan_lib import cli, filtering, spectral
+from sepgan_lib.compare import compare_results
 from sepgan_lib.config import make_config
 from sepgan_lib.errors import ConfigError, SepganError
-from sepgan_lib.evaluate import compare_results
 from sepgan_lib.separate import separate_audio, separate_spectrogram
 
 
