@@ -6,7 +6,7 @@ of style b):
 
 1. the supervised model (``SUP_SETTINGS``: trained until its validation loss stops improving);
 2. from its best weights, for the same number of separator steps on the same paired batches,
-   the equal-compute control (``--mode supervised --init-from SUP``) and the semi-supervised
+   the equal-steps control (``--mode supervised --init-from SUP``) and the semi-supervised
    model (``--mode semi --init-from SUP``, the recipe ``semi_recipe.CONTINUATION``): the unpaired data is the
    only difference between the two;
 3. both evaluated on the test songs (BSS Eval, ``evaluate.evaluate_run``) and compared per

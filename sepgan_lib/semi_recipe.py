@@ -2,7 +2,7 @@
 diagnostics.
 
 - :data:`CONTINUATION`: the settings of the semi-supervised continuation of a supervised run
-  (and of its equal-compute control, :mod:`.fair_comparison`), :func:`continuation_config`
+  (and of its equal-steps control, :mod:`.fair_comparison`), :func:`continuation_config`
   applies them;
 
 - :func:`critic_warmup`: ``config.critic_warmup_steps`` critic iterations against the frozen
