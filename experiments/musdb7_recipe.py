@@ -6,7 +6,7 @@ songs and MIR-1K clips; ``test_mir1k`` (MIR-1K clips of other singers) a shifted
 per seed:
 
 1. the supervised model (the ``cpu`` profile: early stopping, at most 12 epochs of 100 steps);
-2. from its best weights, the equal-compute control and the semi-supervised model
+2. from its best weights, the equal-steps control and the semi-supervised model
    (``semi_recipe.CONTINUATION``: 200 separator steps each);
 3. all three, and the baselines (mixture, REPET-SIM, oracle IRM), scored with BSS Eval on
    ``valid`` and on every test set with songs; semi minus control (and each minus the

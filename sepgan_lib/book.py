@@ -240,6 +240,21 @@ def fold_parameter_cells(notebook: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # staging and building
 # --------------------------------------------------------------------------------------------
+def _require_executed(notebooks: Sequence[Path], source: Path, stage: Path) -> None:
+    """Chapters left out of ``--chapters`` need an executed copy in the build folder: their
+    pages glue numbers from their own runs."""
+    never = [
+        nb.stem
+        for nb in notebooks
+        if "papermill" not in json.loads((stage / nb.relative_to(source)).read_text())["metadata"]
+    ]
+    if never:
+        raise BookError(
+            f"{stage}: chapter(s) {', '.join(never)} never ran in this build folder, and their "
+            "pages glue numbers from their own runs: add them to --chapters or build them all"
+        )
+
+
 def stage_sources(source: Path, stage: Path) -> None:
     """Copy the book's sources into ``stage`` (executed notebooks already there are kept
     unless their source changed; they are re-executed anyway when selected)."""
@@ -311,6 +326,7 @@ def build_book(
             names = ", ".join(nb.stem for nb in notebooks)
             raise BookError(f"unknown chapter(s) {sorted(unknown)}; chapters: {names}")
         selected = [nb for nb in notebooks if nb.stem in wanted]
+        _require_executed([nb for nb in notebooks if nb not in selected], source, stage)
     else:
         selected = notebooks
 

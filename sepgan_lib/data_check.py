@@ -12,6 +12,7 @@ import math
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -115,11 +116,13 @@ def check_plan(plan: DataPlan, config=None, progress: bool = False) -> dict[str,
     }
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """The report of :func:`check_plan` as a plain-text table and a list of problems."""
+def format_report(report: dict[str, Any], full_paths: bool = True) -> str:
+    """The report of :func:`check_plan` as a plain-text table and a list of problems; with
+    ``full_paths=False`` each root by its folder's name only (a page shows no path of the
+    machine that built it)."""
     lines = [f"plan {report['plan']}"]
     for name, root in report["roots"].items():
-        lines.append(f"  root {name} = {root}")
+        lines.append(f"  root {name} = {root if full_paths else '.../' + Path(str(root)).name}")
     lines.append("")
     rows = [("role", "tracks", "minutes", "sample rates", "datasets")]
     for role, r in report["roles"].items():

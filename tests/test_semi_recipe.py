@@ -102,7 +102,7 @@ def test_semi_run_logs_diagnostics_and_resumes_without_repeating_the_warmup(tmp_
 
 
 def test_control_and_semi_runs_draw_the_same_paired_batches(tmp_path, monkeypatch):
-    """The equal-compute control (supervised, --init-from SUP) and the semi-supervised run
+    """The equal-steps control (supervised, --init-from SUP) and the semi-supervised run
     (--init-from SUP) see the same paired batch at every step: the unpaired data is the only
     difference between them."""
     config = make_config("smoke", {"epoch_it": 3, "max_epochs": 1, "health_check": False})
