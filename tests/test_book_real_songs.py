@@ -7,6 +7,7 @@ import json
 
 import pytest
 import test_notebooks
+from prose_numbers import scan_build
 
 from sepgan_lib.book import build_book, toc_files
 
@@ -37,3 +38,9 @@ def test_the_smoke_book_builds_on_the_shared_real_songs(musdb7_root, mir1k_root,
     assert "test_mir1k" in evaluation  # no MUSDB test subset here: the named test set is used
     figures = json.loads((build_dir / "runs" / "figures" / "05_evaluation.json").read_text())
     assert figures
+    # every measured number of the prose is one this build on real songs wrote
+    found = {chapter: hits for chapter, hits in scan_build(build_dir).items() if hits}
+    assert not found, f"numbers the build did not write: {found}"
+    for source in toc_files(ROOT):  # no path of the building machine on a page
+        page = (build_dir / "html" / source.relative_to(ROOT)).with_suffix(".html")
+        assert str(musdb7_root) not in page.read_text(), f"{page.name} shows {musdb7_root}"
