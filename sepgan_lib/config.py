@@ -82,6 +82,7 @@ class Config:
     # validation: "songs" (every song weighs the same) or "datasets" (songs taken in turn
     # from each dataset of the role, the loss the mean of the datasets' losses)
     valid_balance: str = "songs"
+    unpaired_max_songs: int = 0  # semi-supervised: the first songs of each unpaired role (0 = all)
 
     # ---------------------------------------------------------------------------------------
     def replace(self, **overrides: Any) -> Config:

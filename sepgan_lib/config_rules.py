@@ -56,6 +56,7 @@ RANGES: dict[str, tuple[type, float, float, bool]] = {
     "critic_warmup_steps": (int, 0, BIG, False),
     "postfilter_power": (float, 0.0, 16.0, True),
     "remix": (float, 0.0, 1.0, False),
+    "unpaired_max_songs": (int, 0, BIG, False),
     "remix_gain_min": (float, 0.0, 100.0, True),
     "remix_gain_max": (float, 0.0, 100.0, True),
 }

@@ -484,7 +484,7 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
         }
         unpaired = {
             pool: SpectrogramCache.from_tracks(
-                roles[role],
+                roles[role][: config.unpaired_max_songs or None],
                 config,
                 (source,),
                 min_frames,

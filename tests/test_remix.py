@@ -160,3 +160,12 @@ def test_a_remixed_balanced_run_trains_and_logs_each_dataset(tmp_path):
     entry = result["history"][0]
     assert set(entry["valid_loss_by_dataset"]) == {"synthetic"}
     assert entry["valid_loss"] == pytest.approx(entry["valid_loss_by_dataset"]["synthetic"])
+
+
+def test_unpaired_max_songs_takes_the_first_songs_of_each_unpaired_role():
+    config = make_config("smoke", {"unpaired_max_songs": 2})
+    plan = load_plan("synthetic_shift", None, config)
+    pools = pipeline.build_pools(plan, config, "semi")
+    for pool, role in (("mix", "unpaired_mix"), ("vocals", "unpaired_vocals")):
+        assert pools.unpaired[pool].names == [t.key for t in plan.tracks(role)[:2]]
+    assert len(plan.tracks("unpaired_mix")) > 2
