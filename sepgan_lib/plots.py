@@ -5,7 +5,9 @@
   engine's ``diagnostics.json``): the critics' Wasserstein estimates, each loss term's
   gradient norm against the supervised one, their cosines and the supervised loss;
 - :func:`plot_recorded_grid`: the recorded fair-test grid (``fair_comparison.grid_rows``),
-  with a build's own point.
+  with a build's own point;
+- :func:`plot_domain_intervals`: recorded differences on real songs per test set, baseline,
+  seed and source (``fair_comparison.domain_rows``), each with its interval.
 
 A log is ``{"steps": [entry, ...], "diagnosed": [entry, ...]}``: each step entry holds
 ``wasserstein_<source>`` and ``sup_loss`` (and optionally ``step``); each diagnosed entry
@@ -127,3 +129,33 @@ def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
 
 
 __all__ = ["moving_average", "plot_loop", "plot_recorded_grid"]
+
+
+def plot_domain_intervals(rows: Sequence[Mapping], title: str):
+    """One panel per test set: each row's median difference (x) with its 95 % interval, one
+    line per baseline and seed, vocals and accompaniment side by side. Returns the figure."""
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
+
+    splits = list(dict.fromkeys(r["split"] for r in rows))
+    lines = list(dict.fromkeys((r["against"], r["seed"]) for r in rows))
+    fig, axes = plt.subplots(
+        1, len(splits), figsize=(5.5 * len(splits), 0.45 * len(lines) + 1.5), squeeze=False
+    )
+    for ax, split in zip(axes[0], splits):
+        for k, source in enumerate(SOURCES):
+            picked = [r for r in rows if r["split"] == split and r["source"] == source]
+            y = [lines.index((r["against"], r["seed"])) + 0.15 * (2 * k - 1) for r in picked]
+            x = np.array([r["median_diff"] for r in picked])
+            err = [x - [r["ci_low"] for r in picked], [r["ci_high"] for r in picked] - x]
+            ax.errorbar(x, y, xerr=err, fmt="o", capsize=3, label=source)
+        ax.axvline(0.0, color="grey", lw=1)
+        runs = {(r["against"], r["seed"]): r["against_run"] for r in rows}
+        names = [f"vs {a if a != 'best' else 'best: ' + runs[a, s]}, seed {s}" for a, s in lines]
+        ax.set_yticks(range(len(lines)), names)
+        ax.invert_yaxis()
+        ax.set_xlabel("SDR difference (dB), 95 % interval")
+        ax.set_title(f"{split} ({picked[0]['n'] if picked else 0} songs)")
+    axes[0][0].legend(loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
