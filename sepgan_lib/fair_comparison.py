@@ -26,8 +26,9 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .config import Config, apply_overrides
+from .config import Config, apply_overrides, make_config
 from .paths import RESULTS, ROOT
+from .plans import shift_splits
 from .semi_recipe import continuation_config
 from .train import train
 
@@ -189,3 +190,18 @@ def domain_criterion(rows: Sequence[Mapping]) -> dict:
         and all(r["ci_low"] > 0 for r in unpaired_vocals)
         and all(r["ci_high"] >= 0 for r in paired),
     }
+
+
+# --- the recorded more-unpaired-data experiment (results/unpaired_<N>.json) ---------------------
+def unpaired_size_rows(root: str | Path | None = None, source: str = "vocals") -> list[dict]:
+    """:func:`grid_rows` of every recorded ``results/unpaired_*.json`` (the 8-paired-song
+    point of ``paired_vs_unpaired.py`` with the semi run's unpaired pools cut to
+    ``unpaired_max_songs``), each row with ``unpaired``, its number of unpaired songs."""
+    rows = []
+    for path in sorted((Path(root or ROOT) / RESULTS).glob("unpaired_*.json")):
+        recorded = json.loads(path.read_text())
+        config = make_config(recorded["profile"], recorded.get("overrides"))
+        full = shift_splits(config.shift_tracks)["train"]
+        songs = recorded.get("semi_changes", {}).get("unpaired_max_songs") or full
+        rows += [{"unpaired": min(songs, full), **row} for row in grid_rows(recorded, source)]
+    return sorted(rows, key=lambda r: (r["unpaired"], r["seed"]))

@@ -71,33 +71,39 @@ def plot_loop(log: Mapping, title: str, window: int = 10, sources: Sequence[str]
     return fig
 
 
-def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
+def plot_recorded_grid(
+    grid: Sequence[Mapping],
+    live: Mapping | None = None,
+    x: str = "paired",
+    xlabel: str = "paired songs (style a)",
+):
     """Left: each recorded point's control and semi-supervised vocals SDR (means over the
-    seeds as lines); right: semi minus control with its 95 % interval per seed. ``grid`` is
-    ``fair_comparison.grid_rows``; ``live`` (``paired``, ``control``, ``semi`` and ``diff``, a
-    comparison entry) is a build's own point, drawn as a star. Returns the figure."""
+        seeds as lines); right: semi minus control with its 95 % interval per seed. ``grid`` is
+        ``fair_comparison.grid_rows``; ``live`` (``paired``, ``control``, ``semi`` and ``diff``, a
+        comparison entry) is a build's own point, drawn as a star; ``x`` the rows' key of the x axis
+    (``paired``, or ``unpaired`` for the more-unpaired-data rows). Returns the figure."""
     import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
-    counts = sorted({row["paired"] for row in grid})
+    counts = sorted({row[x] for row in grid})
     for model, marker, shift in (("control", "o", 0.95), ("semi", "s", 1.05)):
-        xs = [row["paired"] * shift for row in grid]
+        xs = [row[x] * shift for row in grid]
         left.scatter(xs, [row[model] for row in grid], marker=marker, alpha=0.5, label=model)
-        means = [np.mean([r[model] for r in grid if r["paired"] == n]) for n in counts]
+        means = [np.mean([r[model] for r in grid if r[x] == n]) for n in counts]
         left.plot(counts, means, color=left.collections[-1].get_facecolor()[0])
     for row in grid:
         centre = row["semi - control"]
         right.errorbar(
-            row["paired"] * (1 + 0.06 * (row["seed"] - 1)),
+            row[x] * (1 + 0.06 * (row["seed"] - 1)),
             centre,
             yerr=[[centre - row["ci_low"]], [row["ci_high"] - centre]],
             fmt="o",
             color=f"C{row['seed']}",
-            label=f"seed {row['seed']}" if row["paired"] == counts[0] else None,
+            label=f"seed {row['seed']}" if row[x] == counts[0] else None,
         )
     if live:
         left.scatter(
-            [live["paired"]] * 2,
+            [live[x]] * 2,
             [live["control"], live["semi"]],
             marker="*",
             s=200,
@@ -106,7 +112,7 @@ def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
         )
         d = live["diff"]
         right.errorbar(
-            live["paired"],
+            live[x],
             d["median_diff"],
             yerr=[[d["median_diff"] - d["ci_low"]], [d["ci_high"] - d["median_diff"]]],
             fmt="*",
@@ -117,7 +123,7 @@ def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
     for ax in (left, right):
         ax.set_xscale("log", base=2)
         ax.set_xticks(counts, [str(n) for n in counts])
-        ax.set_xlabel("paired songs (style a)")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     left.set_ylabel("vocals SDR, median over test songs (dB)")
@@ -126,9 +132,6 @@ def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
     right.set_ylabel("semi minus control, vocals SDR (dB)")
     right.set_title("recorded: paired difference with its 95 % interval")
     return fig
-
-
-__all__ = ["moving_average", "plot_loop", "plot_recorded_grid"]
 
 
 def plot_domain_intervals(rows: Sequence[Mapping], title: str):
@@ -159,3 +162,6 @@ def plot_domain_intervals(rows: Sequence[Mapping], title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+__all__ = ["moving_average", "plot_loop", "plot_recorded_grid", "plot_domain_intervals"]

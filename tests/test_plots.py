@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import matplotlib
 import numpy as np
 import pytest
@@ -136,3 +138,26 @@ def test_domain_criterion_is_met_when_every_interval_says_so():
         seed["runs"]["control"]["best_valid_loss"] = 0.0  # the plain control is the best
         seed["splits"]["test_mir1k"]["compare"]["semi - control"]["vocals"]["ci_low"] = 0.05
     assert fair_comparison.domain_criterion(fair_comparison.domain_rows(record))["met"]
+
+
+def test_unpaired_size_rows_read_each_recorded_pool_size(tmp_path):
+    results = tmp_path / fair_comparison.RESULTS
+    results.mkdir(parents=True)
+
+    def record(semi_changes, gain):
+        diff = {"median_diff": gain, "ci_low": gain - 0.2, "ci_high": gain + 0.2}
+        point = {
+            "paired": 8,
+            "seed": 0,
+            "n_test": 40,
+            "sdr_median": {"control": {"vocals": 5.0}, "semi": {"vocals": 5.0 + gain}},
+            "semi_minus_control": {"vocals": {**diff, "wins": 30, "losses": 10}},
+        }
+        return {"profile": "cpu", "overrides": {}, "semi_changes": semi_changes, "points": [point]}
+
+    for name, changes, gain in (("48", {}, 3.0), ("12", {"unpaired_max_songs": 12}, 1.0)):
+        (results / f"unpaired_{name}.json").write_text(json.dumps(record(changes, gain)))
+    rows = fair_comparison.unpaired_size_rows(tmp_path)
+    assert [(r["unpaired"], r["semi - control"]) for r in rows] == [(12, 1.0), (48, 3.0)]
+    fig = plots.plot_recorded_grid(rows, x="unpaired", xlabel="unpaired songs")
+    assert fig.axes[0].get_xlabel() == "unpaired songs"
