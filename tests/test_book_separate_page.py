@@ -70,7 +70,7 @@ async def _feed(devtools, path: Path) -> None:
 
 
 def separate_in_page(
-    html_dir: Path, clips: list[Path], profile_dir: Path, timeout: float = 300
+    html_dir: Path, clips: list[Path], profile_dir: Path, timeout: float = 300, page: str = PAGE
 ) -> dict:
     """Open the page from a local server, feed each clip through the file input and wait for
     the page to finish; ``{"ready": state, "errors": [...], clip name: {"state", "message",
@@ -81,7 +81,7 @@ def separate_in_page(
 
         async def visit():
             async with test_book._DevTools(browser.ws_url) as devtools:
-                opened = await devtools.open(f"{server.url}/{PAGE}", settle=0.5)
+                opened = await devtools.open(f"{server.url}/{page}", settle=0.5)
                 report["errors"] = opened["errors"]
                 report["ready"] = await _wait_state(devtools, ("ready", "error", "missing"), 60)
                 for clip in clips:

@@ -285,7 +285,7 @@ async function run(page) {
   const started = performance.now();
   try {
     const { session, info, label } = await sessionFor(page, key);
-    say(root, `Separating ${page.clipName} (${page.clip.length / info.sample_rate} s) with the ${label} model ...`, 'working');
+    say(root, `Separating ${page.clipName} (${(page.clip.length / info.sample_rate).toFixed(1)} s) with the ${label} model ...`, 'working');
     const result = await separate(session, info, page.clip, f => { progress.value = f; });
     show(page, result, info, label);
     const seconds = (performance.now() - started) / 1000;
@@ -295,7 +295,7 @@ async function run(page) {
       accompaniment: result.stems.accompaniment, seconds, clipSeconds, times: result.times,
     };
     say(root, `Done: ${page.clipName}, ${clipSeconds.toFixed(1)} s separated by the ${label} model in ` +
-      `${seconds.toFixed(1)} s (${(clipSeconds / seconds).toFixed(0)}x real time).`, 'done');
+      `${seconds.toFixed(1)} s (${(clipSeconds / seconds).toFixed(1)}x real time).`, 'done');
   } catch (err) {
     say(root, `The separation failed: ${err && err.message ? err.message : err}`, 'error');
   }
