@@ -123,9 +123,9 @@ def measure(profiles: list[str], seconds: float) -> dict:
         "loadavg_start": list(os.getloadavg()),
         "machine": bench_run.machine_info(),
         "chromium": chromium_version(),
-        "onnxruntime_web": json.loads((webpage.WEB / "package-lock.json").read_text())[
-            "packages"
-        ]["node_modules/onnxruntime-web"]["version"],
+        "onnxruntime_web": json.loads((webpage.WEB / "package-lock.json").read_text())["packages"][
+            "node_modules/onnxruntime-web"
+        ]["version"],
         "clip_seconds": seconds,
         "profiles": {},
     }
