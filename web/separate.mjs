@@ -149,7 +149,9 @@ function magnitudes(logOut, mixMag) {
 
 function resynthesise(spec, mags, info, length) {
   const { re, im, bins, frames } = spec, model = info.bins;
-  const soft = info.postfilter === 'soft', power = info.postfilter_power;
+  // "wiener" (norbert's EM) is not in the browser: its first step, soft masks of power 2
+  const soft = info.postfilter !== 'none';
+  const power = info.postfilter === 'wiener' ? 2 : info.postfilter_power;
   const names = SOURCES, result = {};
   for (const name of names) {
     const r = new Float32Array(re.length), i2 = new Float32Array(im.length);
@@ -294,8 +296,10 @@ async function run(page) {
       model: key, sampleRate: info.sample_rate, vocals: result.stems.vocals,
       accompaniment: result.stems.accompaniment, seconds, clipSeconds, times: result.times,
     };
+    const filter = info.postfilter === 'wiener' ?
+      ' The run post-filters with Wiener filtering, which the page replaces by soft masks of power 2.' : '';
     say(root, `Done: ${page.clipName}, ${clipSeconds.toFixed(1)} s separated by the ${label} model in ` +
-      `${seconds.toFixed(1)} s (${(clipSeconds / seconds).toFixed(1)}x real time).`, 'done');
+      `${seconds.toFixed(1)} s (${(clipSeconds / seconds).toFixed(1)}x real time).${filter}`, 'done');
   } catch (err) {
     say(root, `The separation failed: ${err && err.message ? err.message : err}`, 'error');
   }
