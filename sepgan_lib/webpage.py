@@ -133,7 +133,7 @@ _CONTROLS = """
 </div>
 """
 _SOURCE = """
-    <p>{title}: <audio controls data-part="player-{name}" style="vertical-align: middle;"></audio>
+    <p>{title}: <span data-part="player-{name}"></span>
        <a data-part="download-{name}" href="#">download (WAV)</a></p>
     <canvas data-part="spectrogram-{name}" {canvas}></canvas>
 """

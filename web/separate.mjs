@@ -267,7 +267,13 @@ function show(page, result, info, label) {
   drawSpectrogram(element(root, 'spectrogram-mixture'), result.mixMag, info.bins, result.frames, reference);
   for (const name of SOURCES) {
     const url = URL.createObjectURL(wavBlob(result.stems[name], sr));
-    const player = element(root, `player-${name}`);
+    const slot = element(root, `player-${name}`);  // the player is made with its first clip
+    let player = slot.querySelector('audio');
+    if (!player) {
+      player = slot.appendChild(document.createElement('audio'));
+      player.controls = true;
+      player.style.verticalAlign = 'middle';
+    }
     if (player.src) URL.revokeObjectURL(player.src);
     player.src = url;
     const link = element(root, `download-${name}`);
