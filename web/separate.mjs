@@ -302,10 +302,12 @@ async function run(page) {
       model: key, sampleRate: info.sample_rate, vocals: result.stems.vocals,
       accompaniment: result.stems.accompaniment, seconds, clipSeconds, times: result.times,
     };
+    const unhealthy = info.health && info.health.ok === false ?
+      ' Note: this model failed its health check when the book was built: its estimates are no result.' : '';
     const filter = info.postfilter === 'wiener' ?
       ' The run post-filters with Wiener filtering, which the page replaces by soft masks of power 2.' : '';
     say(root, `Done: ${page.clipName}, ${clipSeconds.toFixed(1)} s separated by the ${label} model in ` +
-      `${seconds.toFixed(1)} s (${(clipSeconds / seconds).toFixed(1)}x real time).${filter}`, 'done');
+      `${seconds.toFixed(1)} s (${(clipSeconds / seconds).toFixed(1)}x real time).${filter}${unhealthy}`, 'done');
   } catch (err) {
     say(root, `The separation failed: ${err && err.message ? err.message : err}`, 'error');
   }
