@@ -57,6 +57,8 @@ def install_packages(web: Path = WEB) -> str | None:
     packages are there, else what is missing (no npm, or npm's error)."""
     installed = web / "node_modules" / ".package-lock.json"
     lock = web / "package-lock.json"
+    if not lock.exists():  # an installed package (Colab) has no web/ folder
+        return f"{NEEDS} Its files are in the repository's web/ folder, absent here."
     if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
         if all((web / ORT / name).exists() for name in ORT_FILES) and (web / FFT).exists():
             return None
