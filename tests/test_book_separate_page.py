@@ -39,6 +39,14 @@ RESULT = """(() => {
           clipSeconds: s.clipSeconds, times: s.times};
 })()"""
 
+SUMMARY = "({model: window.sepganSeparation.model, samples: window.sepganSeparation.vocals.length})"
+_ROOT = "document.querySelector('.sepgan-separate')"
+CLICK_DEMO = f"{_ROOT}.dataset.state = 'fed'; {_ROOT}.querySelector('[data-part=demo]').click()"
+SWITCH_MODEL = (
+    f"{_ROOT}.dataset.state = 'fed'; const s = {_ROOT}.querySelector('select');"
+    "s.selectedIndex = 1; s.dispatchEvent(new Event('change'))"
+)
+
 
 async def _wait_state(devtools, states, timeout: float) -> dict:
     deadline = time.time() + timeout
@@ -70,11 +78,18 @@ async def _feed(devtools, path: Path) -> None:
 
 
 def separate_in_page(
-    html_dir: Path, clips: list[Path], profile_dir: Path, timeout: float = 300, page: str = PAGE
+    html_dir: Path,
+    clips: list[Path],
+    profile_dir: Path,
+    timeout: float = 300,
+    page: str = PAGE,
+    demo: bool = False,
 ) -> dict:
     """Open the page from a local server, feed each clip through the file input and wait for
     the page to finish; ``{"ready": state, "errors": [...], clip name: {"state", "message",
-    "result"}}`` (``result``: the vocals and the page's timings, for a clip it separated)."""
+    "result"}}`` (``result``: the vocals and the page's timings, for a clip it separated).
+    With ``demo``, then the demo button and a switch to the page's second model (``"demo"``,
+    ``"switched"``: the model and the clip's length)."""
     browser = test_book._Chromium(profile_dir)
     report: dict = {}
     try:
@@ -89,6 +104,14 @@ def separate_in_page(
                     state = await _wait_state(devtools, ("done", "error"), timeout)
                     result = await devtools.evaluate(RESULT) if state["state"] == "done" else None
                     report[clip.name] = {**state, "result": result}
+                if demo:  # the build's demo clip, then the same clip with the other model
+                    for action, key in ((CLICK_DEMO, "demo"), (SWITCH_MODEL, "switched")):
+                        await devtools.evaluate(f"window.sepganSeparation = undefined; {action}")
+                        state = await _wait_state(devtools, ("done", "error"), timeout)
+                        summary = (
+                            await devtools.evaluate(SUMMARY) if state["state"] == "done" else None
+                        )
+                        report[key] = {**state, "result": summary}
 
         with test_book._Server(html_dir) as server:
             asyncio.run(asyncio.wait_for(visit(), timeout * (len(clips) + 1)))
@@ -129,7 +152,9 @@ def test_a_clip_is_separated_in_the_browser_as_sepgan_separate_does(smoke_book, 
     not_audio.write_text("these are words, not sound\n" * 50)
     too_long = tmp_path / "long.wav"
     sf.write(too_long, np.zeros(int((webpage.MAX_SECONDS + 5) * 8000), np.int16), 8000)
-    report = separate_in_page(html, [clip, not_audio, too_long, clip], tmp_path / "profile")
+    report = separate_in_page(
+        html, [clip, not_audio, too_long, clip], tmp_path / "profile", demo=True
+    )
     assert not report["errors"], report["errors"]
     assert report["ready"]["state"] == "ready", report["ready"]
     assert report[not_audio.name]["state"] == "error"
@@ -150,3 +175,8 @@ def test_a_clip_is_separated_in_the_browser_as_sepgan_separate_does(smoke_book, 
     assert done["result"]["model"] == "semi-supervised"
     info = json.loads((static / "models" / "semi-supervised.json").read_text())
     assert info["profile"] == "smoke" and info["sample_rate"] == SR
+    demo_samples = sf.info(static / "demo.wav").frames
+    assert report["demo"]["state"] == "done", report["demo"]["message"]
+    assert report["demo"]["result"] == {"model": "semi-supervised", "samples": demo_samples}
+    assert report["switched"]["state"] == "done", report["switched"]["message"]
+    assert report["switched"]["result"] == {"model": "control", "samples": demo_samples}
