@@ -6,7 +6,7 @@ PROFILE ?= cpu
 SEED ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps book test lint format clean
+.PHONY: install system-deps node-deps book test lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ install: $(VENV)/.installed
 system-deps:
 	bash scripts/system-deps.sh
 
-book: install
+node-deps:
+	bash scripts/system-deps.sh node
+
+book: install node-deps
 	$(VENV)/bin/sepgan book --profile $(PROFILE) --seed $(SEED)
 
 lint: install
@@ -35,4 +38,4 @@ test: install system-deps lint
 	$(PY) -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache
+	rm -rf _build .pytest_cache .ruff_cache web/node_modules

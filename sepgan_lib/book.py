@@ -32,6 +32,9 @@ from .plans import parse_roots
 
 KERNEL_NAME = "python3"
 BIBLIOGRAPHY = "references.bib"
+# Files a chapter leaves in <run_root>/static/ (the page "Separate your own song": models,
+# wasm, scripts) are copied into the built book's _static/ after the HTML build.
+STATIC = "static"
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,6 +356,8 @@ def build_book(
     log("jupyter-book build (execution off, warnings as errors) ...")
     start = time.perf_counter()
     index = run_jupyter_book(stage, build_dir / "html")
+    if (run_root / STATIC).is_dir():
+        shutil.copytree(run_root / STATIC, build_dir / "html" / "_static", dirs_exist_ok=True)
     log(f"jupyter-book build done in {time.perf_counter() - start:.1f} s")
     log(f"book built in {time.perf_counter() - total:.1f} s: {index}")
     return index

@@ -91,7 +91,7 @@ def _add_data_commands(sub) -> None:
 
 
 def _add_run_commands(sub) -> None:
-    """``sepgan train``, ``separate``, ``evaluate``, ``compare`` and ``book``."""
+    """``sepgan train``, ``separate``, ``export``, ``evaluate``, ``compare`` and ``book``."""
     p = sub.add_parser("train", help="train a separator (supervised or semi-supervised)")
     p.add_argument("run_dir")
     p.add_argument("--mode", choices=("supervised", "semi"), required=True)
@@ -119,6 +119,11 @@ def _add_run_commands(sub) -> None:
         help="a file that decodes shorter than its header says is an error, not a warning",
     )
     p.set_defaults(handler="sepgan_lib.separate:cli_separate")
+
+    p = sub.add_parser("export", help="write a run's best separator as ONNX, with a JSON")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="the .onnx file (default RUN_DIR/export/)")
+    p.set_defaults(handler="sepgan_lib.export:cli_export")
 
     p = sub.add_parser("evaluate", help="BSS Eval of a run on a plan's test songs")
     p.add_argument("run_dir")

@@ -101,6 +101,23 @@ def _make_predict(model, f_in: int, t_in: int | None):
     return predict
 
 
+def open_twin(model, config: Config):
+    """``model`` itself if its time axis is open, else a separator with an open time axis
+    and the same weights (ValueError or TypeError for a model of another architecture)."""
+    if model.input_shape[2] is None:
+        return model
+    from .unet import build_separator  # deferred: builds on Keras (TensorFlow)
+
+    twin = build_separator(
+        (model.input_shape[1], None),
+        config.num_layers,
+        config.base_filters,
+        output_activation=config.output_activation,
+    )
+    twin.set_weights(model.get_weights())
+    return twin
+
+
 def _runner(model, config: Config) -> _Runner:
     """The (cached) open-time-axis twin of ``model``, or ``model`` itself if that fails."""
     key = (config.num_layers, config.base_filters, config.num_frames)
@@ -112,29 +129,16 @@ def _runner(model, config: Config) -> _Runner:
     step = 2**num_layers
     context = unet_shapes((spectral.MODEL_BINS, step), num_layers).context[1]
     runner = None
-    if t_in is None:
-        runner = _Runner(_make_predict(model, f_in, None), f_in, True, None, context, num_layers)
-    else:
-        from .unet import build_separator  # deferred: builds on Keras (TensorFlow)
-
-        try:
-            twin = build_separator(
-                (f_in, None),
-                num_layers,
-                config.base_filters,
-                output_activation=config.output_activation,
-            )
-            twin.set_weights(model.get_weights())
-            runner = _Runner(_make_predict(twin, f_in, None), f_in, True, None, context, num_layers)
-        except (ValueError, TypeError):
-            runner = None  # a model of another architecture: use it as it is
-        if runner is None:
-            t_out = model.output_shape[0][2]
-            frames = min(config.num_frames, t_out)
-            context = (t_in - frames) // 2
-            runner = _Runner(
-                _make_predict(model, f_in, t_in), f_in, False, frames, context, num_layers
-            )
+    try:
+        twin = open_twin(model, config)
+        runner = _Runner(_make_predict(twin, f_in, None), f_in, True, None, context, num_layers)
+    except (ValueError, TypeError):
+        runner = None  # a model of another architecture: use it as it is
+    if runner is None:
+        t_out = model.output_shape[0][2]
+        frames = min(config.num_frames, t_out)
+        context = (t_in - frames) // 2
+        runner = _Runner(_make_predict(model, f_in, t_in), f_in, False, frames, context, num_layers)
     _RUNNERS[model][key] = runner
     return runner
 

@@ -114,6 +114,7 @@ def test_toc_lists_the_chapters_in_order():
         "04_adversarial_training.ipynb",
         "05_evaluation.ipynb",
         "06_masks_phase_and_metrics.ipynb",
+        "07_separate_your_own_song.ipynb",
     ]
     on_disk = sorted(p.name for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
     assert on_disk == chapters, "every chapter notebook under book/ is listed in _toc.yml"
