@@ -531,6 +531,15 @@ READERS: dict[str, Callable[..., list[Track]]] = {
     "synthetic_b": read_synthetic_b,
 }
 
+# The subsets each reader gives its tracks (a plan's ``subset:`` must be one of them).
+SUBSETS: dict[str, tuple[str, ...]] = {
+    "musdb": ("train", "test"),
+    "dsd100": ("Dev", "Test"),
+    **{name: ("all",) for name in ("ccmixter", "ikala", "mir1k", "medleydb")},
+    "synthetic": SYNTHETIC_SPLITS,
+    "synthetic_b": SYNTHETIC_SPLITS,
+}
+
 LAYOUTS: dict[str, str] = {
     "musdb": MUSDB_LAYOUT,
     "dsd100": DSD100_LAYOUT,

@@ -29,6 +29,7 @@ from .datasets import load_track_cached
 from .errors import DataError, SepganError
 from .filtering import check_postfilter, config_label, with_postfilter
 from .metrics import BASELINES, METRICS, SOURCES, SR, format_db, score_song, summarize
+from .names import checked_name
 from .plans import load_plan
 from .separate import load_run, separate_audio
 
@@ -197,6 +198,8 @@ def _csv_text(result: dict) -> str:
 
 
 def result_paths(run_dir, plan_name: str, split: str) -> tuple[Path, Path]:
+    plan_name = checked_name(plan_name, "plan name", DataError)
+    split = checked_name(split, "split", DataError)
     base = Path(run_dir) / "eval" / f"{plan_name}-{split}"
     return base.with_suffix(".json"), base.with_suffix(".csv")
 
@@ -238,6 +241,8 @@ def evaluate_run(
     """
     if postfilter is not None:
         check_postfilter(postfilter)  # before anything is loaded
+    if split is not None:
+        checked_name(split, "--split", DataError)  # it names the result's files
     run_health = health.run_health(run_dir)
     if not allow_unhealthy:
         health.require_healthy(run_health, str(run_dir))
