@@ -34,7 +34,7 @@ import yaml
 
 from .cache import cache_dir, write_json
 from .config import make_config
-from .datasets import LAYOUTS, READERS, SUBSETS, Track
+from .datasets import LAYOUTS, READERS, Track, check_subset
 from .errors import DataError
 from .names import checked_name
 from .synth_set import ensure_synthetic_set
@@ -239,7 +239,7 @@ def validate_spec(spec: Any, where: str) -> dict[str, Any]:
                     f"{where}: role {role!r}: unknown dataset {sel['dataset']!r}; "
                     f"known: {', '.join(READERS)}"
                 )
-            _check_subset(sel, f"{where}: role {role!r}")
+            check_subset(sel, f"{where}: role {role!r}")
             extra = set(sel) - {"dataset", "subset", "slice", "part", "names"}
             if extra:
                 raise DataError(f"{where}: role {role!r}: unknown selection keys {sorted(extra)}")
@@ -251,16 +251,6 @@ def validate_spec(spec: Any, where: str) -> dict[str, Any]:
     if "optional" in spec and not isinstance(spec["optional"], list):
         raise DataError(f"{where}: 'optional' must be a list of dataset names")
     return spec
-
-
-def _check_subset(sel: dict, where: str) -> None:
-    """A selection's ``subset`` is one its dataset has (a typo would select no song)."""
-    known = SUBSETS[sel["dataset"]]
-    if "subset" in sel and str(sel["subset"]) not in known:
-        raise DataError(
-            f"{where}: subset {sel['subset']!r} matches no song of {sel['dataset']}; "
-            f"its subsets are {', '.join(known)}"
-        )
 
 
 def read_plan_file(path) -> dict[str, Any]:

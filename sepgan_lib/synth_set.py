@@ -175,7 +175,7 @@ def write_synthetic_set(
                     jobs, mp_context=context, initializer=_ignore_interrupt
                 ) as pool:
                     try:
-                        chunks = max(1, tracks // (8 * jobs))
+                        chunks = min(4, max(1, tracks // (8 * jobs)))  # Ctrl-C waits <= 4
                         for _ in pool.map(_write_song, work, chunksize=chunks):
                             if bar is not None:
                                 bar.update()
