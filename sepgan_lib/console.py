@@ -33,12 +33,20 @@ def _forward(read_fd: int, write_fd: int) -> None:
     while chunk := os.read(read_fd, 65536):
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        kept = b"".join(line + b"\n" for line in lines if not NATIVE_LOG.match(line))
-        if kept:
-            os.write(write_fd, kept)
+        _write(write_fd, b"".join(line + b"\n" for line in lines if not NATIVE_LOG.match(line)))
     if pending and not NATIVE_LOG.match(pending):
-        os.write(write_fd, pending)
+        _write(write_fd, pending)
     os.close(read_fd)
+
+
+def _write(fd: int, data: bytes) -> None:
+    """Write what is kept; a closed terminal must not stop the reading (writers to a full
+    pipe would block for good), so its error drops the data."""
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError:
+        pass
 
 
 def hide_native_logs() -> None:

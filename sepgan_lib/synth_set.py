@@ -45,13 +45,13 @@ def _check_set_args(tracks: int, seconds: float, seed: int) -> None:
         or not 1 <= tracks <= most_tracks
     ):
         raise DataError(
-            f"a synthetic set holds 1 to {most_tracks} tracks (as synthetic_tracks), got "
-            f"tracks={tracks!r}"
+            f"a synthetic set needs at least 1 track and at most {most_tracks} (the bounds of "
+            f"synthetic_tracks), got tracks={tracks!r}"
         )
     if not np.isfinite(seconds) or not 1 <= seconds <= most_seconds:
         raise DataError(
-            f"synthetic songs last 1 to {most_seconds:g} seconds (as synthetic_seconds), got "
-            f"seconds={seconds!r}"
+            f"synthetic songs must last at least 1 second and at most {most_seconds:g} (the "
+            f"bounds of synthetic_seconds), got seconds={seconds:g}"
         )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"the seed must be a non-negative integer, got seed={seed!r}")
