@@ -268,23 +268,35 @@ def undo_failed_start(run_dir, enabled: bool = True):
     """Remove what a first start wrote into ``run_dir`` when it fails (an error, Ctrl-C, a
     full disk) before its first checkpoint: the lock, ``config.json``, ``run.json``, the plan
     index, the logs, and the folder itself when this start made it. A retry with other
-    settings then finds the folder as it was, not a run that refuses them."""
+    settings then finds the folder as it was, not a run that refuses them.
+
+    Yields ``locked()``, to be called once :func:`prepare` holds the lock: what is in the
+    folder then is kept, and nothing is undone before (a start refused by another trainer's
+    lock must not touch what that trainer writes)."""
     run_dir = Path(run_dir)
-    existed = run_dir.is_dir()
-    before = set(os.listdir(run_dir)) if existed else set()
-    first = not (run_dir / "config.json").exists()
+    existed, had_lock = run_dir.is_dir(), (run_dir / LOCK_FILE).exists()
+    kept: set[str] = set()
+    state = {"locked": False}
+
+    def locked() -> None:
+        if not enabled or not run_dir.is_dir():  # a worker that is not the chief writes nothing
+            return
+        kept.update(os.listdir(run_dir))
+        kept.difference_update(set() if had_lock else {LOCK_FILE})
+        state["locked"] = not (run_dir / "config.json").exists()  # a first start
+
     try:
-        yield
+        yield locked
     except BaseException:
-        if enabled and first and not (run_dir / "checkpoints" / "checkpoint").exists():
-            _remove_new_entries(run_dir, before, existed)
+        if state["locked"] and not (run_dir / "checkpoints" / "checkpoint").exists():
+            _remove_new_entries(run_dir, kept, existed)
         raise
 
 
-def _remove_new_entries(run_dir: Path, before: set, existed: bool) -> None:
+def _remove_new_entries(run_dir: Path, kept: set, existed: bool) -> None:
     if not run_dir.is_dir():
         return
-    for name in set(os.listdir(run_dir)) - before:
+    for name in set(os.listdir(run_dir)) - kept:
         path = run_dir / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -170,8 +170,9 @@ def _prepare(
     # nothing is written into run_dir before the configuration, plan and --init-from are checked
     runfolder.check_all(run_dir, config, mode, plan, init_from)
     init_weights = _init_weights(init_from)
-    with runfolder.undo_failed_start(run_dir, enabled=chief):
+    with runfolder.undo_failed_start(run_dir, enabled=chief) as locked:
         runfolder.prepare(run_dir, config, mode, plan, init_from, chief)
+        locked()
         finished = load_json(run_dir / "finished.json")
         if finished is not None:
             return {**finished, "run_dir": str(run_dir)}  # as given: the folder may have moved

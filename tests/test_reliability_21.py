@@ -219,12 +219,18 @@ def test_undo_keeps_what_was_there_and_a_started_run(tmp_path):
     run_dir = tmp_path / "R"
     run_dir.mkdir()
     (run_dir / "mine.txt").write_text("kept")
-    with pytest.raises(RuntimeError), runfolder.undo_failed_start(run_dir):
+    with pytest.raises(RuntimeError), runfolder.undo_failed_start(run_dir) as locked:
+        (run_dir / ".lock").write_text("")
+        locked()
         (run_dir / "config.json").write_text("{}")
         raise RuntimeError
     assert [p.name for p in run_dir.iterdir()] == ["mine.txt"]
-    (run_dir / "config.json").write_text("{}")  # a run that started before: nothing undone
     with pytest.raises(RuntimeError), runfolder.undo_failed_start(run_dir):
+        (run_dir / "config.json").write_text("{}")  # another trainer's, written before the
+        raise RuntimeError  # lock was ours (here: never): kept
+    assert (run_dir / "config.json").exists()
+    with pytest.raises(RuntimeError), runfolder.undo_failed_start(run_dir) as locked:
+        locked()  # a run that started before: nothing undone
         (run_dir / "history.json").write_text("[]")
         raise RuntimeError
     assert (run_dir / "history.json").exists()
