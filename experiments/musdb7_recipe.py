@@ -18,6 +18,16 @@ the 123 clips of the shared data takes about as long again.
 
     python experiments/musdb7_recipe.py --musdb /data/MUSDB18-7 --mir1k /data/MIR-1K
     python experiments/musdb7_recipe.py --profile smoke --splits test_mir1k   # a few minutes
+
+Both domains against a strong supervised baseline (issue 20): the plan ``musdb7_domains``
+(24 MUSDB songs held out of training and selection as ``test_musdb``), validation balanced
+over the two datasets, and besides the equal-steps control a control trained with remix
+augmentation (``control_remix``) and the semi-supervised recipe with it (``semi_remix``)::
+
+    python experiments/musdb7_recipe.py --plan musdb7_domains --seeds 0,1,2 \
+        --set valid_balance=datasets --set valid_max_songs=16 \
+        --variants supervised,control,control_remix,semi,semi_remix \
+        --splits test_musdb,test_mir1k --out experiments/results/real_domains.json
 """
 
 from __future__ import annotations
@@ -37,10 +47,28 @@ from provenance import provenance  # noqa: E402
 from sepgan_lib import compare, evaluate, fair_comparison, health, semi_recipe  # noqa: E402
 from sepgan_lib.config import make_config, parse_set_args  # noqa: E402
 from sepgan_lib.plans import load_plan  # noqa: E402
+from sepgan_lib.train import train  # noqa: E402
 
 SHARED = HERE.parent.parent / "shared" / "data"
 PLAN = "musdb7"
-PAIRS = (("semi", "control"), ("control", "supervised"), ("semi", "supervised"))
+# variant -> (mode, what it changes on top of the continuation); the supervised run is the
+# start of every other one
+VARIANTS = {
+    "supervised": ("supervised", None),
+    "control": ("supervised", {}),
+    "semi": ("semi", {}),
+    "control_remix": ("supervised", {"remix": "REMIX"}),
+    "semi_remix": ("semi", {"remix": "REMIX"}),
+}
+PAIRS = (
+    ("semi", "control"),
+    ("control", "supervised"),
+    ("semi", "supervised"),
+    ("control_remix", "control"),
+    ("semi", "control_remix"),
+    ("semi_remix", "control_remix"),
+    ("semi_remix", "control"),
+)
 
 
 def _comparison(base: dict, other: dict, allow_unhealthy: bool) -> dict:
@@ -48,22 +76,48 @@ def _comparison(base: dict, other: dict, allow_unhealthy: bool) -> dict:
     return {"n": diff["n"], **compare.interval_of(diff)}
 
 
+def _train_variant(name, dirs, config, profile, plan, roots, changes, remix):
+    """Train (or reuse) one variant; every one but ``supervised`` starts from its weights."""
+    mode, variant = VARIANTS[name]
+    if variant is None:
+        return train(dirs[name], mode, config, plan=plan, roots=roots, progress=False)
+    variant = {k: (remix if v == "REMIX" else v) for k, v in variant.items()}
+    continued = semi_recipe.continuation_config(config, profile, {**changes, **variant})
+    return train(
+        dirs[name],
+        mode,
+        continued,
+        plan=plan,
+        roots=roots,
+        init_from=dirs["supervised"],
+        progress=False,
+    )
+
+
 def run_seed(
-    root: Path, profile, seed, roots, splits, overrides, changes, allow_unhealthy=False
+    root: Path,
+    profile,
+    seed,
+    roots,
+    splits,
+    overrides,
+    changes,
+    allow_unhealthy=False,
+    plan=PLAN,
+    variants=fair_comparison.RUNS,
+    remix=0.5,
 ) -> dict:
-    """One seed: train the three runs, score them and the baselines on ``splits``. A run
+    """One seed: train the variants, score them and the baselines on ``splits``. A run
     that fails its health check ends the seed (``failures``) unless ``allow_unhealthy`` (for
     tests of this script: the seed is then marked ``"compared_unhealthy"``, not a result)."""
     config = make_config(profile, {**overrides, "seed": seed})
-    dirs = {name: root / f"seed{seed}" / name for name in fair_comparison.RUNS}
+    dirs = {name: root / f"seed{seed}" / name for name in variants}
     out = {"seed": seed, "runs": {}, "failures": [], "splits": {}}
-    for name in fair_comparison.RUNS:
+    for name in variants:
         if out["failures"] and not allow_unhealthy:
             break  # nothing is continued from a broken supervised model
         started = time.time()
-        result = fair_comparison.train_point(
-            dirs, config, profile, PLAN, roots, changes=changes, only=(name,)
-        )[name]
+        result = _train_variant(name, dirs, config, profile, plan, roots, changes, remix)
         out["runs"][name] = {
             "steps": result["steps"],
             "best_epoch": result["best_epoch"],
@@ -83,14 +137,14 @@ def run_seed(
         scores = {
             name: evaluate.evaluate_run(
                 dirs[name],
-                plan=PLAN,
+                plan=plan,
                 roots=roots,
                 split=split,
                 baselines=name == "supervised",
                 progress=False,
                 allow_unhealthy=allow_unhealthy,
             )
-            for name in fair_comparison.RUNS
+            for name in variants
         }
         base = scores["supervised"]["baselines"]
         medians = {name: compare.sdr_medians(r) for name, r in scores.items()}
@@ -102,7 +156,9 @@ def run_seed(
             "postfilter": scores["supervised"]["postfilter"],
             "sdr_median": medians,
             "compare": {
-                f"{a} - {b}": _comparison(scores[b], scores[a], allow_unhealthy) for a, b in PAIRS
+                f"{a} - {b}": _comparison(scores[b], scores[a], allow_unhealthy)
+                for a, b in PAIRS
+                if a in scores and b in scores
             },
         }
     return out
@@ -113,6 +169,13 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
     parser.add_argument("--musdb", default=str(SHARED / "MUSDB18-7"), help="MUSDB18(-7) root")
     parser.add_argument("--mir1k", default=str(SHARED / "MIR-1K"), help="MIR-1K root")
+    parser.add_argument("--plan", default=PLAN, help="musdb7 or musdb7_domains")
+    parser.add_argument(
+        "--variants",
+        default=",".join(fair_comparison.RUNS),
+        help=f"comma-separated runs, supervised first, of: {', '.join(VARIANTS)}",
+    )
+    parser.add_argument("--remix", type=float, default=0.5, help="remix share of *_remix runs")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
     parser.add_argument(
         "--splits", default=None, help="roles to score (default: valid and every test set)"
@@ -132,18 +195,24 @@ def main(argv=None) -> int:
     roots = {"musdb": args.musdb, "mir1k": args.mir1k}
     overrides = parse_set_args(args.set)
     changes = parse_set_args(args.recipe_set)
-    data_plan = load_plan(PLAN, roots, make_config(args.profile, overrides))
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants or variants[0] != "supervised":
+        parser.error(f"--variants: supervised first, then of {', '.join(VARIANTS)}; got {variants}")
+    data_plan = load_plan(args.plan, roots, make_config(args.profile, overrides))
     if args.splits:
         splits = [s.strip() for s in args.splits.split(",") if s.strip()]
     else:
         splits = ["valid"] + [s for s in evaluate.test_splits(data_plan)]
     empty = [s for s in splits if not data_plan.tracks(s)]
     if empty:
-        parser.error(f"no songs in role(s) {', '.join(empty)} of plan {PLAN!r} with {roots}")
+        parser.error(f"no songs in role(s) {', '.join(empty)} of plan {args.plan!r} with {roots}")
     out = {
         **provenance(),
         "profile": args.profile,
-        "plan": PLAN,
+        "plan": args.plan,
+        "variants": variants,
+        "remix": args.remix,
         "roots": roots,
         "songs_per_role": {r: len(t) for r, t in data_plan.roles.items()},
         "overrides": overrides,
@@ -161,6 +230,9 @@ def main(argv=None) -> int:
             overrides,
             changes,
             args.allow_unhealthy,
+            plan=args.plan,
+            variants=variants,
+            remix=args.remix,
         )
         out["seeds"].append(point)
         out["seconds"] = time.time() - started

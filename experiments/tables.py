@@ -6,6 +6,7 @@ not by hand), and the page that holds them all, ``experiments/RESULTS.md``.
     python experiments/tables.py musdb7-summary [results/musdb7_recipe.json]
     python experiments/tables.py page      # writes experiments/RESULTS.md
     python experiments/tables.py postfilter [results/postfilter.json]
+    python experiments/tables.py domains [results/real_domains.json]
 """
 
 from __future__ import annotations
@@ -245,6 +246,81 @@ def ablation_table(grid: dict, ablations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def domains_tables(recorded: dict) -> str:
+    """Both domains (``musdb7_recipe.py --plan musdb7_domains``): per seed and test set the
+    variants' vocals and accompaniment SDR medians, then every recorded difference."""
+    lines = [_header(recorded), ""]
+    variants = recorded.get("variants", ["supervised", "control", "semi"])
+    lines.append(
+        "| seed | test set (songs) | best supervised (validation) | "
+        + " | ".join(f"{v} voc / acc" for v in variants)
+        + " |"
+    )
+    lines.append("|---|---|---|" + "---|" * len(variants))
+    pairs = []
+    for seed in recorded["seeds"]:
+        if seed["failures"]:
+            lines.append(
+                f"| {seed['seed']} | failed: {seed['failures']} |" + " |" * (len(variants) + 1)
+            )
+            continue
+        runs = seed["runs"]
+        best = min(
+            (n for n in ("control", "control_remix") if n in runs),
+            key=lambda n: runs[n]["best_valid_loss"],
+        )
+        for split, record in seed["splits"].items():
+            med = record["sdr_median"]
+            cells = [f"{med[v]['vocals']:.2f} / {med[v]['accompaniment']:.2f}" for v in variants]
+            lines.append(
+                f"| {seed['seed']} | {split} ({record['n']}) | {best} | " + " | ".join(cells) + " |"
+            )
+            pairs += [(seed["seed"], split, pair, d) for pair, d in record["compare"].items()]
+    lines += [
+        "",
+        "| seed | test set | difference | vocals | accompaniment |",
+        "|---|---|---|---|---|",
+    ]
+    for seed, split, pair, d in pairs:
+        lines.append(
+            f"| {seed} | {split} | {pair} | {_diff(d['vocals'], d['n'])} "
+            f"| {_diff(d['accompaniment'], d['n'])} |"
+        )
+    return "\n".join(lines)
+
+
+def unpaired_sizes_table(records: dict[int, dict]) -> str:
+    """The 8-paired-song point with 12, 24 or 48 unpaired songs in the semi run's pools."""
+    lines = []
+    for songs, recorded in sorted(records.items()):
+        lines.append(f"- {songs} unpaired songs: {_header(recorded)}")
+    lines += [
+        "",
+        "| unpaired songs | seed | vocals semi - control | accompaniment semi - control |",
+    ]
+    lines.append("|---|---|---|---|")
+    for songs, recorded in sorted(records.items()):
+        for point in recorded["points"]:
+            d = point.get("semi_minus_control")
+            if d is None:
+                lines.append(f"| {songs} | {point['seed']} | failed: {point['failures']} | |")
+                continue
+            n = point["n_test"]
+            lines.append(
+                f"| {songs} | {point['seed']} | {_diff(d['vocals'], n)} "
+                f"| {_diff(d['accompaniment'], n)} |"
+            )
+    return "\n".join(lines)
+
+
+def unpaired_records() -> dict[int, dict]:
+    """``results/unpaired_<N>.json`` by N (the full pool of 48 songs has no cut)."""
+    records = {}
+    for path in RESULTS.glob("unpaired_*.json"):
+        records[int(path.stem.removeprefix("unpaired_"))] = json.loads(path.read_text())
+    return records
+
+
 def page() -> str:
     """``experiments/RESULTS.md``: every recorded table, generated from ``results/``."""
     grid = json.loads((RESULTS / "paired_vs_unpaired.json").read_text())
@@ -280,7 +356,30 @@ def page() -> str:
             postfilter_tables(postfilter),
             "",
         ]
+        + _optional_sections()
     )
+
+
+def _optional_sections() -> list[str]:
+    """The sections of results that are recorded in this checkout (issue 20's)."""
+    out = []
+    domains = RESULTS / "real_domains.json"
+    if domains.exists():
+        out += [
+            "## Real songs on both domains: `musdb7_domains`, remix augmentation",
+            "",
+            domains_tables(json.loads(domains.read_text())),
+            "",
+        ]
+    records = unpaired_records()
+    if records:
+        out += [
+            "## More unpaired data: 12, 24 and 48 unpaired songs (`synthetic_shift`, 8 paired)",
+            "",
+            unpaired_sizes_table(records),
+            "",
+        ]
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -288,15 +387,20 @@ def main(argv: list[str]) -> int:
         PAGE.write_text(page())
         print(f"written: {PAGE}")
         return 0
-    if not argv or argv[0] not in ("grid", "musdb7", "musdb7-summary", "postfilter"):
+    if not argv or argv[0] not in ("grid", "musdb7", "musdb7-summary", "postfilter", "domains"):
         print(__doc__)
         return 2
-    defaults = {"grid": "paired_vs_unpaired.json", "postfilter": "postfilter.json"}
+    defaults = {
+        "grid": "paired_vs_unpaired.json",
+        "postfilter": "postfilter.json",
+        "domains": "real_domains.json",
+    }
     default = defaults.get(argv[0], "musdb7_recipe.json")
     path = Path(argv[1]) if len(argv) > 1 else HERE / "results" / default
     recorded = json.loads(path.read_text())
     tables = {"grid": grid_tables, "musdb7": musdb7_tables, "musdb7-summary": musdb7_summary}
     tables["postfilter"] = postfilter_tables
+    tables["domains"] = domains_tables
     print(tables[argv[0]](recorded))
     return 0
 

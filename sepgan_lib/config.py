@@ -73,6 +73,16 @@ class Config:
     lr_warmup_steps: int = 0  # optimiser steps of a linear learning-rate warm-up (0 = none)
     health_check: bool = True  # check every output on the validation songs after training
     critic_warmup_steps: int = 0  # critic iterations against the frozen separator, first
+    # remix augmentation of paired batches (as Open-Unmix and Demucs train): the share of
+    # examples whose vocals and accompaniment come from independent draws over the paired
+    # songs, each scaled by a random gain, summed into a new mixture
+    remix: float = 0.0
+    remix_gain_min: float = 0.25
+    remix_gain_max: float = 1.25
+    # validation: "songs" (every song weighs the same) or "datasets" (songs taken in turn
+    # from each dataset of the role, the loss the mean of the datasets' losses)
+    valid_balance: str = "songs"
+    unpaired_max_songs: int = 0  # semi-supervised: the first songs of each unpaired role (0 = all)
 
     # ---------------------------------------------------------------------------------------
     def replace(self, **overrides: Any) -> Config:
@@ -114,6 +124,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "phase": ("mixture", "griffin_lim"),
     "postfilter": ("none", "soft", "wiener"),  # sepgan_lib.filtering.POSTFILTERS
     "output_activation": ("relu", "softplus", "leaky_relu"),
+    "valid_balance": ("songs", "datasets"),
 }
 
 PROFILES: dict[str, dict[str, Any]] = {

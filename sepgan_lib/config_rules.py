@@ -55,6 +55,10 @@ RANGES: dict[str, tuple[type, float, float, bool]] = {
     "lr_warmup_steps": (int, 0, BIG, False),
     "critic_warmup_steps": (int, 0, BIG, False),
     "postfilter_power": (float, 0.0, 16.0, True),
+    "remix": (float, 0.0, 1.0, False),
+    "unpaired_max_songs": (int, 0, BIG, False),
+    "remix_gain_min": (float, 0.0, 100.0, True),
+    "remix_gain_max": (float, 0.0, 100.0, True),
 }
 
 # Keys whose value is one of a few words (their check is in config.CHOICES) or a flag.
@@ -68,6 +72,7 @@ FREE = (
     "mixed_precision",
     "output_activation",
     "health_check",
+    "valid_balance",
 )
 
 # key -> (the only accepted value, why it is fixed here)
@@ -151,11 +156,12 @@ def validate(config):
     values = config.to_dict()
     for key, value in values.items():
         _check_key(key, value)
-    if config.gain_min > config.gain_max:
-        raise ConfigError(
-            f"configuration keys 'gain_min' = {config.gain_min!r} and 'gain_max' = "
-            f"{config.gain_max!r} are inconsistent: gain_min must be <= gain_max"
-        )
+    for low, high in (("gain_min", "gain_max"), ("remix_gain_min", "remix_gain_max")):
+        if values[low] > values[high]:
+            raise ConfigError(
+                f"configuration keys {low!r} = {values[low]!r} and {high!r} = "
+                f"{values[high]!r} are inconsistent: {low} must be <= {high}"
+            )
     if config.postfilter != "none" and config.phase != "mixture":
         raise ConfigError(
             f"configuration keys 'postfilter' = {config.postfilter!r} and 'phase' = "

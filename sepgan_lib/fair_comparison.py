@@ -23,14 +23,17 @@ the grid over paired-song counts and seeds, ``experiments/musdb7_recipe.py`` the
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .config import Config, apply_overrides
+from .config import Config, apply_overrides, make_config
 from .paths import RESULTS, ROOT
+from .plans import shift_splits
 from .semi_recipe import continuation_config
 from .train import train
 
 RUNS = ("supervised", "control", "semi")
+SOURCES = ("vocals", "accompaniment")
 MODES = {"supervised": "supervised", "control": "supervised", "semi": "semi"}
 
 
@@ -127,3 +130,78 @@ def grid_rows(recorded: dict, source: str = "vocals") -> list[dict]:
             }
         )
     return rows
+
+
+# --- the recorded real songs on both domains (experiments/musdb7_recipe.py --plan
+# musdb7_domains) ------------------------------------------------------------------------------
+SUPERVISED_VARIANTS = ("control", "control_remix")  # the equal-steps supervised models
+DOMAINS = {"test_musdb": "paired domain", "test": "paired domain", "test_mir1k": "unpaired domain"}
+
+
+def best_supervised(seed_record: Mapping) -> str | None:
+    """The equal-steps supervised variant (plain or remixed) with the lowest validation loss of
+    one seed of a recorded run: chosen on validation, as a practitioner would."""
+    runs, any_health = seed_record.get("runs", {}), seed_record.get("compared_unhealthy")
+    candidates = [
+        name
+        for name in SUPERVISED_VARIANTS
+        if name in runs and (any_health or runs[name].get("healthy", True))
+    ]
+    return min(candidates, key=lambda n: runs[n]["best_valid_loss"]) if candidates else None
+
+
+def domain_rows(recorded: Mapping, method: str = "semi") -> list[dict]:
+    """One row per seed, test set, baseline and source of a recorded ``musdb7_recipe.py``
+    result: ``method`` minus ``against`` (``control``, ``control_remix`` and ``best``, the
+    one of the two chosen on validation: ``against_run``), the median with its interval."""
+    rows = []
+    for seed in recorded["seeds"]:
+        if seed.get("failures") and not seed.get("compared_unhealthy"):
+            continue
+        best = best_supervised(seed)
+        for split, record in seed.get("splits", {}).items():
+            for against in (*SUPERVISED_VARIANTS, "best"):
+                run = best if against == "best" else against
+                diff = record["compare"].get(f"{method} - {run}")
+                for source in SOURCES if diff else ():
+                    rows.append(
+                        {"seed": seed["seed"], "split": split, "method": method,
+                         "against": against, "against_run": run, "source": source,
+                         **diff[source], "n": diff["n"]}
+                    )  # fmt: skip
+    return rows
+
+
+def domain_criterion(rows: Sequence[Mapping]) -> dict:
+    """Issue 20's criterion on rows of :func:`domain_rows` against ``best``: above the best
+    supervised model on the unpaired domain's vocals (interval above 0) on every seed, and
+    not below it on the paired domain (every interval reaching 0 or above, both sources)."""
+    best = [r for r in rows if r["against"] == "best"]
+    unpaired = [r for r in best if DOMAINS.get(r["split"]) == "unpaired domain"]
+    unpaired_vocals = [r for r in unpaired if r["source"] == "vocals"]
+    paired = [r for r in best if DOMAINS.get(r["split"]) == "paired domain"]
+    return {
+        "seeds": sorted({r["seed"] for r in best}),
+        "unpaired_vocals_above": sum(r["ci_low"] > 0 for r in unpaired_vocals),
+        "unpaired_vocals": len(unpaired_vocals),
+        "paired_not_below": sum(r["ci_high"] >= 0 for r in paired),
+        "paired": len(paired),
+        "met": bool(unpaired_vocals and paired)
+        and all(r["ci_low"] > 0 for r in unpaired_vocals)
+        and all(r["ci_high"] >= 0 for r in paired),
+    }
+
+
+# --- the recorded more-unpaired-data experiment (results/unpaired_<N>.json) ---------------------
+def unpaired_size_rows(root: str | Path | None = None, source: str = "vocals") -> list[dict]:
+    """:func:`grid_rows` of every recorded ``results/unpaired_*.json`` (the 8-paired-song
+    point of ``paired_vs_unpaired.py`` with the semi run's unpaired pools cut to
+    ``unpaired_max_songs``), each row with ``unpaired``, its number of unpaired songs."""
+    rows = []
+    for path in sorted((Path(root or ROOT) / RESULTS).glob("unpaired_*.json")):
+        recorded = json.loads(path.read_text())
+        config = make_config(recorded["profile"], recorded.get("overrides"))
+        full = shift_splits(config.shift_tracks)["train"]
+        songs = recorded.get("semi_changes", {}).get("unpaired_max_songs") or full
+        rows += [{"unpaired": min(songs, full), **row} for row in grid_rows(recorded, source)]
+    return sorted(rows, key=lambda r: (r["unpaired"], r["seed"]))

@@ -24,6 +24,7 @@ from .datasets import load_track_cached
 from .errors import SepganError
 from .jsonfiles import load_json
 from .metrics import SOURCES, SkippedSong, score_with_floor
+from .pipeline import validation_tracks
 from .separate import load_run, separate_audio
 
 SILENT_PEAK = 1e-6  # peak amplitude below which an output counts as silence
@@ -111,7 +112,7 @@ def validation_songs(plan, config) -> list[tuple[str, dict]]:
     ``valid_max_seconds``), decoded at the configuration's rate; unreadable songs left out."""
     songs = []
     limit = int(config.valid_max_seconds * config.expected_sr) or None
-    for track in plan.tracks("valid")[: config.valid_max_songs or None]:
+    for track in validation_tracks(plan, config):
         try:
             audio = load_track_cached(track, sr=config.expected_sr)
         except SepganError:

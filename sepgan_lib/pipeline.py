@@ -10,6 +10,13 @@ resume), and patches are gathered in parallel without Python in the loop.
 A random gain of an unpaired excerpt multiplies its linear magnitude, which equals the
 magnitude of the scaled waveform (the STFT is linear), before ``log1p``.
 
+Remix augmentation (``config.remix`` > 0, as Open-Unmix and Demucs train): a share of the
+paired examples take their vocals and their accompaniment from two independent draws over the
+paired songs, each scaled by a gain from ``[remix_gain_min, remix_gain_max]``. The new
+mixture is the magnitude of the sum of the two scaled complex STFTs, which is exactly the STFT
+of the summed waveforms; the paired cache then also keeps the real and imaginary parts of both
+sources (:data:`COMPLEX_SOURCES`, four more arrays of the paired songs' size).
+
 Batches (log1p magnitudes):
 
 - paired: ``(mix [B, F_in, T_in, 1], acc [B, 256, T, 1], voc [B, 256, T, 1])``
@@ -21,6 +28,7 @@ where ``(F_in, T_in)`` is the U-Net input and ``(256, T)`` the desired output
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 
@@ -37,6 +45,7 @@ from .shapes import UNetShapes, pad_freq, unet_shapes
 log = logging.getLogger(__name__)
 
 SOURCES = ("mixture", "accompaniment", "vocals")
+COMPLEX_SOURCES = ("vocals_re", "vocals_im", "accompaniment_re", "accompaniment_im")
 SILENCE_PEAK = 1e-4
 _SPECTROGRAM_MEMO: dict[tuple, dict[str, np.ndarray]] = {}
 
@@ -55,6 +64,17 @@ def song_spectrograms(track, sr: int = 8192) -> dict[str, np.ndarray]:
             for name in SOURCES
         }
     return _SPECTROGRAM_MEMO[key]
+
+
+def complex_parts(track, sr: int = 8192) -> dict[str, np.ndarray]:
+    """Real and imaginary parts ``[frames, 256]`` of a track's vocals' and accompaniment's
+    STFT (read again from the decoded cache: only remixing needs them)."""
+    signals, out = load_track_cached(track, sr=sr), {}
+    for name in ("vocals", "accompaniment"):
+        spec = spectral.stft(signals[name])[: spectral.MODEL_BINS].T
+        out[f"{name}_re"] = np.ascontiguousarray(spec.real, np.float32)
+        out[f"{name}_im"] = np.ascontiguousarray(spec.imag, np.float32)
+    return out
 
 
 def forget_spectrograms() -> None:
@@ -113,6 +133,8 @@ class SpectrogramCache:
                 continue
             names.append(track.key)
             lengths.append(length)
+            if any(s in COMPLEX_SOURCES for s in sources):
+                specs = {**specs, **complex_parts(track, config.expected_sr)}
             for s in sources:
                 parts[s].append(specs[s])
         for problem in problems:
@@ -127,6 +149,24 @@ class SpectrogramCache:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def by_dataset(self) -> dict[str, SpectrogramCache]:
+        """The cache split by the dataset of each song (the first part of its key)."""
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(self.names):
+            groups.setdefault(name.split("/", 1)[0], []).append(i)
+        return {dataset: self._select(rows) for dataset, rows in groups.items()}
+
+    def _select(self, rows: list[int]) -> SpectrogramCache:
+        spans = [(self.offsets[i], self.lengths[i]) for i in rows]
+        frames = {
+            s: np.concatenate([f[o : o + n] for o, n in spans]) for s, f in self.frames.items()
+        }
+        lengths = self.lengths[rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return SpectrogramCache(
+            [self.names[i] for i in rows], offsets, lengths, frames, [], self.sr
+        )
 
     @property
     def minutes(self) -> float:
@@ -236,19 +276,63 @@ def paired_dataset(
     each), so the concatenated slices of all replicas are the one-device batch.
     """
     shapes = model_shapes(config)
-    sampler = _PatchSampler(cache, shapes.input[1], SOURCES)
+    remixing = config.remix > 0
+    sources = SOURCES + (COMPLEX_SOURCES if remixing else ())
+    missing = [s for s in sources if s not in cache.frames]
+    if missing:
+        raise SepganError(
+            f"remix = {config.remix}: the paired cache lacks {', '.join(missing)} (build it "
+            "with build_pools, or SpectrogramCache.from_tracks(..., sources=SOURCES + "
+            "COMPLEX_SOURCES))"
+        )
+    sampler = _PatchSampler(cache, shapes.input[1], sources)
     batch = batch_size or config.batch_size
     size = _replica_batch(batch, replicas)
     context, frames = shapes.context[1], shapes.desired[1]
 
     def make(seed_pair, replica):
         pos = _slice(sampler.positions(seed_pair, batch), replica, size)
+        if remixing:
+            return _remixed(sampler, config, shapes, seed_pair, pos, (batch, replica, size))
         mix = _log_input(sampler.cut("mixture", pos, shapes.input[1]), shapes.input[0])
         acc = _log_target(sampler.cut("accompaniment", pos, frames, context))
         voc = _log_target(sampler.cut("vocals", pos, frames, context))
         return mix, acc, voc
 
     return _batches(make, config, seed, stream, start, replica_range, replicas)
+
+
+def _remixed(sampler, config: Config, shapes: UNetShapes, seed_pair, pos, slicing):
+    """A paired batch of which a ``config.remix`` share of the examples is remixed: the
+    accompaniment from its own draw of positions, both sources scaled by random gains, the
+    mixture the magnitude of the scaled complex sum (the other examples as drawn)."""
+    batch, replica, size = slicing
+    t_in, context, frames = shapes.input[1], shapes.context[1], shapes.desired[1]
+
+    def seed(i):
+        return seed_pair + tf.constant([0, (i + 1) << 44], tf.int64)
+
+    def draw(i, low=0.0, high=1.0):
+        return _slice(tf.random.stateless_uniform([batch, 1, 1], seed(i), low, high), replica, size)
+
+    chosen = draw(0) < config.remix
+    other = _slice(sampler.positions(seed(1), batch), replica, size)
+    acc_pos = tf.where(chosen[:, 0, 0], other, pos)
+    gains = [
+        tf.where(chosen, draw(i, config.remix_gain_min, config.remix_gain_max), 1.0) for i in (2, 3)
+    ]
+    voc_gain, acc_gain = gains
+    real = voc_gain * sampler.cut("vocals_re", pos, t_in) + acc_gain * sampler.cut(
+        "accompaniment_re", acc_pos, t_in
+    )
+    imag = voc_gain * sampler.cut("vocals_im", pos, t_in) + acc_gain * sampler.cut(
+        "accompaniment_im", acc_pos, t_in
+    )
+    mixture = tf.where(chosen, tf.sqrt(real**2 + imag**2), sampler.cut("mixture", pos, t_in))
+    mix = _log_input(mixture, shapes.input[0])
+    acc = _log_target(acc_gain * sampler.cut("accompaniment", acc_pos, frames, context))
+    voc = _log_target(voc_gain * sampler.cut("vocals", pos, frames, context))
+    return mix, acc, voc
 
 
 def _gain(seed_pair, batch: int, config: Config):
@@ -354,6 +438,20 @@ class Pools:
         return sorted({p for c in caches for p in c.problems})
 
 
+def validation_tracks(plan, config: Config) -> list:
+    """The validation songs a run validates on: the first ``valid_max_songs`` of the plan's
+    ``valid`` role (0 = all); with ``valid_balance = "datasets"`` taken in turn from each of
+    its datasets, so that a few songs stand for every dataset."""
+    tracks = plan.tracks("valid")
+    if config.valid_balance == "datasets":
+        groups: dict[str, list] = {}
+        for track in tracks:
+            groups.setdefault(track.dataset, []).append(track)
+        turns = itertools.zip_longest(*groups.values())
+        tracks = [track for turn in turns for track in turn if track is not None]
+    return tracks[: config.valid_max_songs or None]
+
+
 def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pools:
     """Decode the songs of a plan's roles into spectrogram caches."""
     shapes = model_shapes(config)
@@ -365,9 +463,14 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
             raise SepganError(f"data plan {plan.name!r} has no song in role {role!r}")
     kw = {"progress": progress}
     paired = SpectrogramCache.from_tracks(
-        roles["paired"], config, min_frames=shapes.input[1], label="paired songs", **kw
+        roles["paired"],
+        config,
+        SOURCES + (COMPLEX_SOURCES if config.remix > 0 else ()),
+        min_frames=shapes.input[1],
+        label="paired songs",
+        **kw,
     )
-    valid_tracks = roles["valid"][: config.valid_max_songs or None]
+    valid_tracks = validation_tracks(plan, config)
     valid = SpectrogramCache.from_tracks(
         valid_tracks, config, min_frames=1, label="validation songs", **kw
     )
@@ -381,7 +484,7 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
         }
         unpaired = {
             pool: SpectrogramCache.from_tracks(
-                roles[role],
+                roles[role][: config.unpaired_max_songs or None],
                 config,
                 (source,),
                 min_frames,

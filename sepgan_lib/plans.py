@@ -111,6 +111,29 @@ SHIPPED_PLANS: dict[str, dict[str, Any]] = {
             "test_mir1k": [{"dataset": "mir1k", "part": "3/3"}],
         },
     },
+    # The fair test on both domains (issue 20): MUSDB songs held out of training and of
+    # selection stand for the paired domain when the root has no test subset; validation
+    # holds both domains (valid_balance = "datasets" weighs them equally).
+    "musdb7_domains": {
+        "name": "musdb7_domains",
+        "description": "MUSDB18(-7) train: 30 paired, 10 valid, 24 held out (test_musdb), "
+        "30 unpaired; MIR-1K thirds unpaired/valid/test_mir1k; musdb test subset -> test",
+        "optional": ["mir1k"],
+        "roles": {
+            "paired": [{"dataset": "musdb", "subset": "train", "slice": "0:30"}],
+            "valid": [
+                {"dataset": "musdb", "subset": "train", "slice": "30:40"},
+                {"dataset": "mir1k", "part": "2/3"},
+            ],
+            "unpaired": [
+                {"dataset": "musdb", "subset": "train", "slice": "64:"},
+                {"dataset": "mir1k", "part": "1/3"},
+            ],
+            "test": [{"dataset": "musdb", "subset": "test"}],
+            "test_musdb": [{"dataset": "musdb", "subset": "train", "slice": "40:64"}],
+            "test_mir1k": [{"dataset": "mir1k", "part": "3/3"}],
+        },
+    },
 }
 
 

@@ -5,7 +5,9 @@
   engine's ``diagnostics.json``): the critics' Wasserstein estimates, each loss term's
   gradient norm against the supervised one, their cosines and the supervised loss;
 - :func:`plot_recorded_grid`: the recorded fair-test grid (``fair_comparison.grid_rows``),
-  with a build's own point.
+  with a build's own point;
+- :func:`plot_domain_intervals`: recorded differences on real songs per test set, baseline,
+  seed and source (``fair_comparison.domain_rows``), each with its interval.
 
 A log is ``{"steps": [entry, ...], "diagnosed": [entry, ...]}``: each step entry holds
 ``wasserstein_<source>`` and ``sup_loss`` (and optionally ``step``); each diagnosed entry
@@ -69,33 +71,39 @@ def plot_loop(log: Mapping, title: str, window: int = 10, sources: Sequence[str]
     return fig
 
 
-def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
+def plot_recorded_grid(
+    grid: Sequence[Mapping],
+    live: Mapping | None = None,
+    x: str = "paired",
+    xlabel: str = "paired songs (style a)",
+):
     """Left: each recorded point's control and semi-supervised vocals SDR (means over the
-    seeds as lines); right: semi minus control with its 95 % interval per seed. ``grid`` is
-    ``fair_comparison.grid_rows``; ``live`` (``paired``, ``control``, ``semi`` and ``diff``, a
-    comparison entry) is a build's own point, drawn as a star. Returns the figure."""
+        seeds as lines); right: semi minus control with its 95 % interval per seed. ``grid`` is
+        ``fair_comparison.grid_rows``; ``live`` (``paired``, ``control``, ``semi`` and ``diff``, a
+        comparison entry) is a build's own point, drawn as a star; ``x`` the rows' key of the x axis
+    (``paired``, or ``unpaired`` for the more-unpaired-data rows). Returns the figure."""
     import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
-    counts = sorted({row["paired"] for row in grid})
+    counts = sorted({row[x] for row in grid})
     for model, marker, shift in (("control", "o", 0.95), ("semi", "s", 1.05)):
-        xs = [row["paired"] * shift for row in grid]
+        xs = [row[x] * shift for row in grid]
         left.scatter(xs, [row[model] for row in grid], marker=marker, alpha=0.5, label=model)
-        means = [np.mean([r[model] for r in grid if r["paired"] == n]) for n in counts]
+        means = [np.mean([r[model] for r in grid if r[x] == n]) for n in counts]
         left.plot(counts, means, color=left.collections[-1].get_facecolor()[0])
     for row in grid:
         centre = row["semi - control"]
         right.errorbar(
-            row["paired"] * (1 + 0.06 * (row["seed"] - 1)),
+            row[x] * (1 + 0.06 * (row["seed"] - 1)),
             centre,
             yerr=[[centre - row["ci_low"]], [row["ci_high"] - centre]],
             fmt="o",
             color=f"C{row['seed']}",
-            label=f"seed {row['seed']}" if row["paired"] == counts[0] else None,
+            label=f"seed {row['seed']}" if row[x] == counts[0] else None,
         )
     if live:
         left.scatter(
-            [live["paired"]] * 2,
+            [live[x]] * 2,
             [live["control"], live["semi"]],
             marker="*",
             s=200,
@@ -104,7 +112,7 @@ def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
         )
         d = live["diff"]
         right.errorbar(
-            live["paired"],
+            live[x],
             d["median_diff"],
             yerr=[[d["median_diff"] - d["ci_low"]], [d["ci_high"] - d["median_diff"]]],
             fmt="*",
@@ -115,7 +123,7 @@ def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
     for ax in (left, right):
         ax.set_xscale("log", base=2)
         ax.set_xticks(counts, [str(n) for n in counts])
-        ax.set_xlabel("paired songs (style a)")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     left.set_ylabel("vocals SDR, median over test songs (dB)")
@@ -126,4 +134,34 @@ def plot_recorded_grid(grid: Sequence[Mapping], live: Mapping | None = None):
     return fig
 
 
-__all__ = ["moving_average", "plot_loop", "plot_recorded_grid"]
+def plot_domain_intervals(rows: Sequence[Mapping], title: str):
+    """One panel per test set: each row's median difference (x) with its 95 % interval, one
+    line per baseline and seed, vocals and accompaniment side by side. Returns the figure."""
+    import matplotlib.pyplot as plt  # deferred: the book extra, seconds to import
+
+    splits = list(dict.fromkeys(r["split"] for r in rows))
+    lines = list(dict.fromkeys((r["against"], r["seed"]) for r in rows))
+    fig, axes = plt.subplots(
+        1, len(splits), figsize=(5.5 * len(splits), 0.45 * len(lines) + 1.5), squeeze=False
+    )
+    for ax, split in zip(axes[0], splits):
+        for k, source in enumerate(SOURCES):
+            picked = [r for r in rows if r["split"] == split and r["source"] == source]
+            y = [lines.index((r["against"], r["seed"])) + 0.15 * (2 * k - 1) for r in picked]
+            x = np.array([r["median_diff"] for r in picked])
+            err = [x - [r["ci_low"] for r in picked], [r["ci_high"] for r in picked] - x]
+            ax.errorbar(x, y, xerr=err, fmt="o", capsize=3, label=source)
+        ax.axvline(0.0, color="grey", lw=1)
+        runs = {(r["against"], r["seed"]): r["against_run"] for r in rows}
+        names = [f"vs {a if a != 'best' else 'best: ' + runs[a, s]}, seed {s}" for a, s in lines]
+        ax.set_yticks(range(len(lines)), names)
+        ax.invert_yaxis()
+        ax.set_xlabel("SDR difference (dB), 95 % interval")
+        ax.set_title(f"{split} ({picked[0]['n'] if picked else 0} songs)")
+    axes[0][0].legend(loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["moving_average", "plot_loop", "plot_recorded_grid", "plot_domain_intervals"]

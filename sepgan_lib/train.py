@@ -92,6 +92,7 @@ class _Run:
     stop_after_steps: int | None
     streams: dict = field(default_factory=dict)
     windows: tuple = ()
+    valid_groups: dict = field(default_factory=dict)  # dataset -> windows (valid_balance)
     writer: object = None
     diagnostics: Diagnostics | None = None
     started: float = field(default_factory=time.time)
@@ -226,6 +227,11 @@ def _open_streams(run: _Run) -> None:
             pipeline.unpaired_dataset, pools.unpaired, start=step0, stream=2
         )
     run.windows = pipeline.validation_windows(pools.valid, config, config.valid_max_seconds)
+    if config.valid_balance == "datasets":
+        run.valid_groups = {
+            dataset: pipeline.validation_windows(cache, config, config.valid_max_seconds)
+            for dataset, cache in pools.valid.by_dataset().items()
+        }
     run.writer = (
         tf.summary.create_file_writer(str(run.run_dir / "logs"))
         if run.chief
@@ -325,11 +331,20 @@ def _interrupted(run: _Run) -> dict:
     return {"run_dir": str(run.run_dir), "mode": run.mode, "steps": steps, "interrupted": True}
 
 
+def _validation_loss(run: _Run) -> tuple[float, dict[str, float]]:
+    """The loss over the validation songs, and with ``valid_balance = "datasets"`` each
+    dataset's loss: then the loss is their mean, so no dataset outvotes another by its size."""
+    if not run.valid_groups:
+        return run.trainer.validation_loss(run.windows), {}
+    by_dataset = {d: run.trainer.validation_loss(w) for d, w in run.valid_groups.items()}
+    return float(np.mean(list(by_dataset.values()))), by_dataset
+
+
 def _end_epoch(run: _Run) -> None:
     """Validate, keep the best separator, write the epoch's history entry and a checkpoint."""
     trainer = run.trainer
     epoch, step = int(trainer.epoch.numpy()), int(trainer.step.numpy())
-    valid_loss = trainer.validation_loss(run.windows)
+    valid_loss, by_dataset = _validation_loss(run)
     if not math.isfinite(valid_loss):
         raise TrainingError("non-finite validation loss; the last good checkpoint is kept")
     improved = valid_loss < float(trainer.best_valid.numpy())
@@ -345,6 +360,7 @@ def _end_epoch(run: _Run) -> None:
         "epoch": epoch + 1,
         "step": step,
         "valid_loss": valid_loss,
+        **({"valid_loss_by_dataset": by_dataset} if by_dataset else {}),
         "improved": improved,
         "seconds": time.time() - run.epoch_started,
         **run.epoch_means,
