@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -35,6 +36,10 @@ KERNEL_NAME = "python3"
 # the kernels' own logging (e.g. "Kernel is running over TCP without encryption" per chapter)
 # is hidden unless `sepgan --debug book`
 QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
+# and the log lines around a chapter that fails or is interrupted ("Kernel died while waiting
+# for execute reply", asyncio's "Task exception was never retrieved"): the BookError or
+# `sepgan: interrupted` says it once
+QUIET_LOGGERS = ("papermill", "asyncio")
 BIBLIOGRAPHY = "references.bib"
 
 
@@ -370,6 +375,9 @@ def build_book(
         _require_executed([nb for nb in notebooks if nb not in selected], source, stage)
 
     parameters["run_root"] = str(run_root)
+    if quiet:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     kernel = ensure_kernel()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log(f"sepgan book: profile {profile}, plan {plan or '(chapter default)'}, {build_dir}")
