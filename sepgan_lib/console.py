@@ -52,7 +52,10 @@ def _write(fd: int, data: bytes) -> None:
 def hide_native_logs() -> None:
     """Filter descriptor 2 of this process (and of the processes it starts) through
     :func:`_forward`; ``sys.stderr`` goes on writing to the terminal directly."""
-    terminal = os.dup(2)
+    try:
+        terminal = os.dup(2)
+    except OSError:  # no descriptor 2 (started with it closed): nothing to filter
+        return
     sys.stderr.flush()
     sys.stderr = open(  # noqa: SIM115 (for the rest of the process)
         terminal, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
