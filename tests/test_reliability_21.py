@@ -316,6 +316,15 @@ def test_ctrl_c_while_workers_run_is_one_line(tmp_path):
     assert err.strip() == "sepgan: interrupted", err
 
 
+def test_ctrl_c_in_any_command_is_one_line(monkeypatch, capsys, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "evaluate_run", interrupted)
+    assert cli.main(["evaluate", str(tmp_path), "--quiet"]) == 130
+    assert capsys.readouterr().err == "sepgan: interrupted\n"
+
+
 def test_singular_references_are_scored_by_mir_eval_not_crashed():
     import mir_eval
 
