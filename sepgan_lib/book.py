@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -26,11 +27,19 @@ from typing import Any
 
 import yaml
 
-from .errors import BookError, DataError
+from .config import make_config
+from .errors import BookError, ConfigError, DataError
 from .paths import ROOT
-from .plans import parse_roots
+from .plans import load_plan, parse_roots
 
 KERNEL_NAME = "python3"
+# the kernels' own logging (e.g. "Kernel is running over TCP without encryption" per chapter)
+# is hidden unless `sepgan --debug book`
+QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
+# and the log lines around a chapter that fails or is interrupted ("Kernel died while waiting
+# for execute reply", asyncio's "Task exception was never retrieved"): the BookError or
+# `sepgan: interrupted` says it once
+QUIET_LOGGERS = ("papermill", "asyncio")
 BIBLIOGRAPHY = "references.bib"
 # Files a chapter leaves in <run_root>/static/ (the page "Separate your own song": models,
 # wasm, scripts) are copied into the built book's _static/ after the HTML build.
@@ -198,9 +207,11 @@ def execute_chapter(
     cwd: Path,
     kernel_name: str = KERNEL_NAME,
     timeout: int | None = None,
+    quiet: bool = True,
 ) -> Path:
     """Execute one chapter with papermill into ``output``; a failure raises :class:`BookError`
-    naming the notebook and the error (the partly executed notebook stays at ``output``)."""
+    naming the notebook and the error (the partly executed notebook stays at ``output``).
+    ``quiet``: the kernel logs errors only."""
     import papermill  # deferred: the book extra
     from papermill.exceptions import PapermillExecutionError  # the book extra
 
@@ -215,6 +226,7 @@ def execute_chapter(
             progress_bar=False,
             log_output=False,
             execution_timeout=timeout,
+            extra_arguments=QUIET_KERNEL if quiet else [],
         )
         fold_parameter_cells(output)
     except PapermillExecutionError as err:
@@ -301,6 +313,42 @@ def run_jupyter_book(stage: Path, html_dir: Path) -> Path:
     return html_dir / "index.html"
 
 
+def check_parameters(profile: str, plan, roots, seed) -> dict[str, Any]:
+    """The chapters' parameters checked before any notebook runs or any folder is made: the
+    profile and the seed as a configuration, every root a folder, and a given plan loaded
+    with them (a bad plan or root is then this one line, not chapter 1's third cell).
+    Returns the parameters papermill passes (without ``run_root``)."""
+    try:
+        config = make_config(profile, {} if seed is None else {"seed": seed})
+    except ConfigError as err:
+        raise BookError(f"--profile {profile!r} / --seed {seed!r}: {err}") from None
+    parameters: dict[str, Any] = {"profile": profile, "roots": chapter_roots(roots)}
+    for name, path in parameters["roots"].items():
+        if not Path(path).is_dir():
+            raise BookError(f"--root {name}={path}: not a folder")
+    if plan:
+        try:
+            load_plan(plan, roots, config)
+        except DataError as err:
+            raise BookError(f"--plan {plan}: {err}") from None
+        parameters["plan"] = str(Path(plan).resolve()) if Path(plan).suffix else plan
+    if seed is not None:
+        parameters["seed"] = int(seed)
+    return parameters
+
+
+def _selected(notebooks: list[Path], chapters: Sequence[str] | None) -> list[Path]:
+    """The chapters of ``--chapters`` (every chapter without it); an unknown one is an error."""
+    if not chapters:
+        return notebooks
+    wanted = {Path(c).stem for c in chapters}
+    unknown = wanted - {nb.stem for nb in notebooks}
+    if unknown:
+        names = ", ".join(nb.stem for nb in notebooks)
+        raise BookError(f"unknown chapter(s) {sorted(unknown)}; chapters: {names}")
+    return [nb for nb in notebooks if nb.stem in wanted]
+
+
 def build_book(
     profile: str = "cpu",
     plan: str | None = None,
@@ -310,38 +358,29 @@ def build_book(
     source: str | Path = ROOT,
     log: Callable[[str], None] = print,
     seed: int | None = None,
+    quiet: bool = True,
 ) -> Path:
     """Execute the chapters and build the book; returns ``<build_dir>/html/index.html``.
 
-    ``seed`` (default: the chapters' own) seeds every chapter's training runs and choices."""
+    ``seed`` (default: the chapters' own) seeds every chapter's training runs and choices.
+    The parameters are checked first (:func:`check_parameters`): on an error nothing is made.
+    ``quiet``: the kernels log errors only."""
+    parameters = check_parameters(profile, plan, roots, seed)
     source = Path(source).resolve()
+    notebooks = chapter_notebooks(source)
+    selected = _selected(notebooks, chapters)
     build_dir = Path(build_dir).resolve()
     stage = build_dir / "source"
     run_root = build_dir / "runs"
     run_root.mkdir(parents=True, exist_ok=True)
     stage_sources(source, stage)
-
-    notebooks = chapter_notebooks(source)
-    if chapters:
-        wanted = {Path(c).stem for c in chapters}
-        unknown = wanted - {nb.stem for nb in notebooks}
-        if unknown:
-            names = ", ".join(nb.stem for nb in notebooks)
-            raise BookError(f"unknown chapter(s) {sorted(unknown)}; chapters: {names}")
-        selected = [nb for nb in notebooks if nb.stem in wanted]
+    if selected != notebooks:
         _require_executed([nb for nb in notebooks if nb not in selected], source, stage)
-    else:
-        selected = notebooks
 
-    parameters: dict[str, Any] = {
-        "profile": profile,
-        "roots": chapter_roots(roots),
-        "run_root": str(run_root),
-    }
-    if plan:
-        parameters["plan"] = str(Path(plan).resolve()) if Path(plan).suffix else plan
-    if seed is not None:
-        parameters["seed"] = int(seed)
+    parameters["run_root"] = str(run_root)
+    if quiet:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     kernel = ensure_kernel()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log(f"sepgan book: profile {profile}, plan {plan or '(chapter default)'}, {build_dir}")
@@ -351,7 +390,9 @@ def build_book(
         output = stage / relative
         log(f"[{i}/{len(selected)}] {relative} ...")
         start = time.perf_counter()
-        execute_chapter(notebook, output, parameters, cwd=output.parent, kernel_name=kernel)
+        execute_chapter(
+            notebook, output, parameters, cwd=output.parent, kernel_name=kernel, quiet=quiet
+        )
         log(f"[{i}/{len(selected)}] {relative} done in {time.perf_counter() - start:.1f} s")
     log("jupyter-book build (execution off, warnings as errors) ...")
     start = time.perf_counter()
@@ -404,6 +445,7 @@ def cli_book(args) -> int:
         chapters=args.chapters,
         log=lambda line: print(line, flush=True),
         seed=args.seed,
+        quiet=not getattr(args, "debug", False),
     )
     return 0
 

@@ -55,10 +55,12 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def read_json(path: str | Path, default):
-    """The JSON in ``path``, or ``default`` when it is missing or unreadable."""
+    """The JSON in ``path``, or ``default`` when it is missing or unreadable (also nested too
+    deeply). A file that decides what a command does is read with
+    :func:`sepgan_lib.jsonfiles.load_json` instead, which names what is wrong."""
     try:
         return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return default
 
 

@@ -8,7 +8,8 @@ import sys
 import traceback
 
 from .config import make_config, parse_set_args
-from .errors import SepganError, describe
+from .console import hide_native_logs
+from .errors import SepganError, describe, is_disk_full
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -60,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Semi-supervised adversarial singing-voice separation (Stoller et al. 2018).",
     )
     parser.add_argument(
-        "--debug", action="store_true", help="show the Python traceback of an error"
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of an error, and the native libraries' logging "
+        "(TensorFlow's start-up lines, the book's kernels)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_commands(sub)
@@ -210,19 +214,32 @@ def _target(args) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The ``sepgan`` command (``argv=None``: the process's own command line, whose native
+    logging is then hidden unless ``--debug``). Ctrl-C anywhere is one line, exit 130."""
+    try:
+        args = build_parser().parse_args(argv)
+        if argv is None and not args.debug:
+            hide_native_logs()
+        return _run(args)
+    except KeyboardInterrupt:
+        print("sepgan: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
+    """The subcommand's handler; an error of the user's, the system's (OSError) or a full
+    disk (any library's) as one line ``sepgan: error: ...``, exit 2."""
     module_name, func_name = args.handler.split(":")
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args) or 0)
-    except (SepganError, OSError) as err:
+    except Exception as err:
+        if not isinstance(err, (SepganError, OSError)) and not is_disk_full(err):
+            raise
         if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"sepgan: error: {describe(err, _target(args))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("sepgan: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

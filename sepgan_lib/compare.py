@@ -28,6 +28,10 @@ def _load_result(x) -> tuple[dict, str]:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise SepganError(f"{path}: cannot read the evaluation results ({err})") from err
+    except RecursionError:
+        raise SepganError(
+            f"{path}: cannot read the evaluation results (nested too deeply)"
+        ) from None
     if not isinstance(data, dict):
         raise SepganError(
             f"{path}: not an evaluation result (a JSON {type(data).__name__}, expected the "

@@ -102,8 +102,12 @@ class Config:
         path = Path(path)
         try:
             values = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
+        except (OSError, ValueError) as err:
             raise ConfigError(f"{path}: cannot read the configuration ({err})") from err
+        except RecursionError:  # hostile nesting: json.loads recurses per level
+            raise ConfigError(
+                f"{path}: cannot read the configuration (nested too deeply)"
+            ) from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: not a configuration (expected a JSON object)")
         # keys fixed by this front-end had no effect when the run was made: keep the fixed value

@@ -1,31 +1,30 @@
 """``sepgan data check``: decode every song of a data plan once and report what is wrong.
 
 Per role: songs, minutes, sample rates and datasets; per song: unreadable files, silent stems
-(peak below :data:`SILENCE_PEAK` or RMS below :data:`SILENCE_RMS_DB`), stems of different
-lengths and songs shorter than one U-Net input patch. Nothing is ever written into a root.
+(peak below :data:`.metrics.SILENCE_PEAK` or RMS below :data:`.metrics.SILENCE_RMS_DB`),
+vocals and accompaniment that are one signal (:func:`.metrics.same_signal`; both kinds of
+degenerate song are skipped by ``evaluate``), stems of different lengths and songs shorter
+than one U-Net input patch. Nothing is ever written into a root.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from .config import make_config, parse_set_args
 from .datasets import Track, load_track_cached_raw
 from .errors import SepganError
+from .metrics import same_signal, silent_level
 from .plans import DataPlan, load_plan
 from .shapes import unet_shapes
 
-SILENCE_PEAK = 1e-4  # a stem whose peak is below this is silent
-SILENCE_RMS_DB = -60.0  # ... or whose RMS is below this (dBFS)
 LENGTH_TOLERANCE_S = 0.01  # stems whose lengths differ by more than this are reported
 
 
@@ -33,14 +32,6 @@ def patch_seconds(config) -> float:
     """Length of one U-Net input patch in seconds (the shortest usable song)."""
     frames = unet_shapes((256, config.num_frames), config.num_layers).input[1]
     return frames * config.num_hop / config.expected_sr
-
-
-def _level(x: np.ndarray) -> tuple[float, float]:
-    if x.size == 0:
-        return 0.0, -math.inf
-    peak = float(np.max(np.abs(x)))
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return peak, (20 * math.log10(rms) if rms > 0 else -math.inf)
 
 
 def check_track(track: Track, config) -> tuple[float | None, list[dict[str, str]]]:
@@ -61,9 +52,16 @@ def check_track(track: Track, config) -> tuple[float | None, list[dict[str, str]
         return None, found
     seconds = len(audio["mixture"]) / sr
     for source in ("vocals", "accompaniment"):
-        peak, rms_db = _level(audio[source])
-        if peak < SILENCE_PEAK or rms_db < SILENCE_RMS_DB:
-            add("warning", f"silent {source} (peak {peak:.2g}, RMS {rms_db:.1f} dBFS)")
+        quiet = silent_level(audio[source])
+        if quiet:
+            add("warning", f"silent {source} ({quiet}): evaluate skips this song")
+    correlation = same_signal(audio["vocals"], audio["accompaniment"])
+    if correlation is not None:
+        add(
+            "warning",
+            f"vocals and accompaniment are one signal (correlation {correlation:.4f}): "
+            "a degenerate song that teaches nothing and that evaluate skips",
+        )
     if lengths:
         spread = (max(lengths.values()) - min(lengths.values())) / sr
         if spread > LENGTH_TOLERANCE_S:

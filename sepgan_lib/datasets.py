@@ -19,7 +19,7 @@ Layouts (``<root>`` is what ``--root NAME=PATH`` points at):
   under ``<root>/Audio/``); vocals = the stems labelled as singing voice, each counted once.
 - ``synthetic``: ``<root>/{train,valid,test}/<song>/{mixture,vocals,accompaniment}.wav``.
 
-Why one module of about 550 lines: one job, a reader per layout (seven of them) around one
+Why one module of about 570 lines: one job, a reader per layout (seven of them) around one
 :class:`Track` record and one decode cache that every reader's tracks share.
 """
 
@@ -530,6 +530,26 @@ READERS: dict[str, Callable[..., list[Track]]] = {
     "synthetic": read_synthetic,
     "synthetic_b": read_synthetic_b,
 }
+
+# The subsets each reader gives its tracks (a plan's ``subset:`` must be one of them).
+SUBSETS: dict[str, tuple[str, ...]] = {
+    "musdb": ("train", "test"),
+    "dsd100": ("Dev", "Test"),
+    **{name: ("all",) for name in ("ccmixter", "ikala", "mir1k", "medleydb")},
+    "synthetic": SYNTHETIC_SPLITS,
+    "synthetic_b": SYNTHETIC_SPLITS,
+}
+
+
+def check_subset(selection: dict, where: str) -> None:
+    """A plan selection's ``subset`` is one its dataset has (a typo would select no song)."""
+    known = SUBSETS[selection["dataset"]]
+    if "subset" in selection and str(selection["subset"]) not in known:
+        raise DataError(
+            f"{where}: subset {selection['subset']!r} matches no song of "
+            f"{selection['dataset']}; its subsets are {', '.join(known)}"
+        )
+
 
 LAYOUTS: dict[str, str] = {
     "musdb": MUSDB_LAYOUT,

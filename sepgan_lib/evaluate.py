@@ -15,6 +15,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,11 +30,15 @@ from .datasets import load_track_cached
 from .errors import DataError, SepganError
 from .filtering import check_postfilter, config_label, with_postfilter
 from .metrics import BASELINES, METRICS, SOURCES, SR, format_db, score_song, summarize
+from .names import checked_name
 from .plans import load_plan
 from .separate import load_run, separate_audio
 
 
 def _init_worker() -> None:
+    # Ctrl-C reaches every process of the terminal: the parent stops the pool and says so in
+    # one line; a worker printing its own KeyboardInterrupt traceback would bury that line
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:  # one BLAS thread per worker: the pool already uses the cores
         from threadpoolctl import threadpool_limits  # optional: comes with scikit-learn
@@ -46,10 +51,19 @@ def _init_worker() -> None:
 # --- many songs ------------------------------------------------------------------------------
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity; a container's share may be fewer)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def _resolve_jobs(jobs: int, songs: int | None = None) -> int:
+    """Worker processes for ``jobs`` (0 or less: every CPU), at most the CPUs available and
+    the songs: more only add memory (a worker holds its songs) and switching, not speed."""
     jobs = int(jobs or 0)
-    if jobs <= 0:
-        jobs = os.cpu_count() or 1
+    jobs = available_cpus() if jobs <= 0 else min(jobs, available_cpus())
     if songs is not None:
         jobs = min(jobs, max(songs, 1))
     return max(jobs, 1)
@@ -116,31 +130,36 @@ def _score_in_processes(items, prepare, score, jobs, baselines, sr, bar) -> dict
     results: dict[int, dict] = {}
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
-        pending: dict = {}
-
-        def collect(block: bool) -> None:
-            done, _ = cf.wait(
-                pending,
-                timeout=None if block else 0,
-                return_when=cf.FIRST_COMPLETED,
-            )
-            for future in done:
-                results[pending.pop(future)] = future.result()
-                bar.update(1)
-
-        for i, item in enumerate(items):
-            name, audio, estimate = prepare(item)
-            if audio is None:
-                results[i] = score(name, audio, estimate)
-                bar.update(1)
-                continue
-            pending[pool.submit(score_song, name, audio, estimate, baselines, sr)] = i
-            while len(pending) >= 2 * jobs:  # bound the songs held in memory
-                collect(block=True)
-            collect(block=False)
-        while pending:
-            collect(block=True)
+        try:
+            _submit_all(pool, items, prepare, score, jobs, baselines, sr, bar, results)
+        except BaseException:  # Ctrl-C or an error: no song waits for a worker in vain
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return results
+
+
+def _submit_all(pool, items, prepare, score, jobs, baselines, sr, bar, results) -> None:
+    """Each song prepared here and scored in ``pool``, at most ``2 * jobs`` in flight."""
+    pending: dict = {}
+
+    def collect(block: bool) -> None:
+        done, _ = cf.wait(pending, timeout=None if block else 0, return_when=cf.FIRST_COMPLETED)
+        for future in done:
+            results[pending.pop(future)] = future.result()
+            bar.update(1)
+
+    for i, item in enumerate(items):
+        name, audio, estimate = prepare(item)
+        if audio is None:
+            results[i] = score(name, audio, estimate)
+            bar.update(1)
+            continue
+        pending[pool.submit(score_song, name, audio, estimate, baselines, sr)] = i
+        while len(pending) >= 2 * jobs:  # bound the songs held in memory
+            collect(block=True)
+        collect(block=False)
+    while pending:
+        collect(block=True)
 
 
 def _assemble(scored: list[dict], baselines: bool) -> dict:
@@ -197,6 +216,8 @@ def _csv_text(result: dict) -> str:
 
 
 def result_paths(run_dir, plan_name: str, split: str) -> tuple[Path, Path]:
+    plan_name = checked_name(plan_name, "plan name", DataError)
+    split = checked_name(split, "split", DataError)
     base = Path(run_dir) / "eval" / f"{plan_name}-{split}"
     return base.with_suffix(".json"), base.with_suffix(".csv")
 
@@ -238,6 +259,8 @@ def evaluate_run(
     """
     if postfilter is not None:
         check_postfilter(postfilter)  # before anything is loaded
+    if split is not None:
+        checked_name(split, "--split", DataError)  # it names the result's files
     run_health = health.run_health(run_dir)
     if not allow_unhealthy:
         health.require_healthy(run_health, str(run_dir))

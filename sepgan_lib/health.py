@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import read_json
 from .datasets import load_track_cached
 from .errors import SepganError
+from .jsonfiles import load_json
 from .metrics import SOURCES, SkippedSong, score_with_floor
 from .pipeline import validation_tracks
 from .separate import load_run, separate_audio
@@ -128,9 +128,30 @@ def check_run(run_dir, plan) -> dict:
 
 
 def run_health(run_dir) -> dict | None:
-    """The health record of a finished run (None for an unfinished or unchecked run)."""
-    finished = read_json(Path(run_dir) / "finished.json", None)
-    return finished.get("health") if isinstance(finished, dict) else None
+    """The health record of a finished run (None for an unfinished or unchecked run); a
+    ``finished.json`` that is not JSON, or whose record is malformed, is an error naming it."""
+    path = Path(run_dir) / "finished.json"
+    finished = load_json(path)
+    return checked_record(finished.get("health"), str(path)) if finished else None
+
+
+def checked_record(health, where: str) -> dict | None:
+    """``health`` when it is a record :func:`check_estimates` could have written (or None);
+    else :class:`SepganError` naming ``where``: a run must not pass for healthy by accident."""
+    if health is None:
+        return None
+    problem = None
+    if not isinstance(health, dict):
+        problem = f"is a {type(health).__name__}, expected an object"
+    elif health.get("ok") not in (True, False, None):
+        problem = f"'ok' is {health.get('ok')!r}, expected true, false or null"
+    elif not isinstance(health.get("problems", []), list):
+        problem = "'problems' is not a list"
+    elif not isinstance(health.get("outputs", {}), dict):
+        problem = "'outputs' is not an object"
+    if problem:
+        raise SepganError(f"{where}: the health record {problem}; the file was damaged")
+    return health
 
 
 def failed(health: dict | None) -> bool:
@@ -160,7 +181,7 @@ def format_health(health: dict | None) -> str:
 
 def require_healthy(health: dict | None, label: str) -> None:
     """Raise :class:`UnhealthyRunError` if ``health`` is a failed check of ``label``."""
-    if failed(health):
+    if failed(checked_record(health, label)):
         raise UnhealthyRunError(
             f"{label}: the run failed its health check ({'; '.join(health['problems'])}); its "
             f"scores are not a result. To do: {health.get('remedy') or REMEDY}. Pass "

@@ -36,6 +36,11 @@ METRICS = ("SDR", "SIR", "SAR")
 BASELINES = ("mixture", "oracle_irm", "repet")
 SR = 8192  # the default sample rate (config.expected_sr); callers pass the configuration's
 SILENT_ENERGY = 1e-8  # sum of squares below which a reference counts as silent
+SILENCE_PEAK = 1e-4  # a stem whose peak is below this is silent (data check, evaluate)
+SILENCE_RMS_DB = -60.0  # ... or whose RMS is below this (dBFS)
+# |correlation| of vocals and accompaniment above which they are one signal (e.g. a MIR-1K
+# clip with equal channels): BSS Eval then splits it arbitrarily (SIR ~160 dB, SDR -240 dB)
+SAME_SIGNAL_CORRELATION = 0.999
 
 
 class SkippedSong(SepganError):
@@ -65,11 +70,49 @@ def _as_signal(x, length: int | None = None) -> np.ndarray:
     return x
 
 
+def silent_level(x) -> str | None:
+    """``"peak P, RMS R dBFS"`` of a stem whose peak is below :data:`SILENCE_PEAK` or whose
+    RMS is below :data:`SILENCE_RMS_DB` (a silent stem), else None."""
+    x = np.asarray(x, np.float64).reshape(-1)
+    peak = float(np.max(np.abs(x), initial=0.0))
+    rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
+    rms_db = 20 * math.log10(rms) if rms > 0 else -math.inf
+    if peak < SILENCE_PEAK or rms_db < SILENCE_RMS_DB:
+        return f"peak {peak:.2g}, RMS {rms_db:.1f} dBFS"
+    return None
+
+
+def same_signal(vocals, accompaniment) -> float | None:
+    """The correlation of ``vocals`` and ``accompaniment`` when they are (nearly) one signal,
+    else None: such a song cannot be scored, and ``sepgan data check`` warns about it."""
+    v = np.asarray(vocals, np.float64).reshape(-1)
+    a = np.asarray(accompaniment, np.float64).reshape(-1)
+    n = min(len(v), len(a))
+    norms = float(np.linalg.norm(v[:n]) * np.linalg.norm(a[:n]))
+    if n == 0 or not np.isfinite(norms) or norms == 0:
+        return None
+    correlation = float(np.dot(v[:n], a[:n]) / norms)
+    return correlation if abs(correlation) >= SAME_SIGNAL_CORRELATION else None
+
+
 def _unsilence(x: np.ndarray, seed: int) -> np.ndarray:
     if np.sum(x**2) >= SILENT_ENERGY:
         return x
     noise = np.random.default_rng(seed).standard_normal(len(x)) * 1e-7
     return x + noise
+
+
+def _restore_linalg_alias() -> None:
+    """Shim for mir_eval 0.8.2, its latest release: ``mir_eval/separation.py`` line 730
+    (``_project``) and line 803 (``_project_images``) read ``except
+    np.linalg.linalg.LinAlgError:`` to fall back to ``lstsq`` when ``np.linalg.solve`` finds
+    the references' Gram matrix singular. numpy 2.4 removed the alias module
+    ``numpy.linalg.linalg``, so the fallback itself raised ``AttributeError`` (and so did a
+    Ctrl-C inside ``solve``). The alias is put back as the module it named,
+    ``numpy.linalg._linalg``; drop this when a mir_eval release catches
+    ``np.linalg.LinAlgError``."""
+    if "linalg" not in vars(np.linalg) and hasattr(np.linalg, "_linalg"):
+        np.linalg.linalg = np.linalg._linalg
 
 
 def bss_eval(references: dict, estimates: dict) -> dict[str, dict[str, float]]:
@@ -80,6 +123,8 @@ def bss_eval(references: dict, estimates: dict) -> dict[str, dict[str, float]]:
     """
     import mir_eval  # deferred: loads scipy's signal stack; the importers that only read results skip it
 
+    _restore_linalg_alias()
+
     length = len(np.asarray(references["accompaniment"]).reshape(-1))
     refs = [_as_signal(references[s], length) for s in ("accompaniment", "vocals")]
     for name, ref in zip(("accompaniment", "vocals"), refs):
@@ -88,6 +133,14 @@ def bss_eval(references: dict, estimates: dict) -> dict[str, dict[str, float]]:
             raise SkippedSong(f"the {name} reference is not finite")
         if energy < SILENT_ENERGY:
             raise SkippedSong(f"the {name} reference is silent (energy {energy:.3g})")
+        if silent_level(ref):
+            raise SkippedSong(f"the {name} reference is silent ({silent_level(ref)})")
+    correlation = same_signal(refs[1], refs[0])
+    if correlation is not None:
+        raise SkippedSong(
+            f"degenerate song: the vocals and accompaniment references are one signal "
+            f"(correlation {correlation:.4f}); BSS Eval cannot tell them apart"
+        )
     ests = [
         _unsilence(_as_signal(estimates[s], length), seed=i)
         for i, s in enumerate(("accompaniment", "vocals"))

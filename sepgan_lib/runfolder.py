@@ -18,9 +18,11 @@ the corrected retry.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -28,6 +30,7 @@ from pathlib import Path
 from .cache import read_json, write_json, write_text_atomic
 from .config_rules import FIXED, patch_frames
 from .errors import DataError, SepganError, TrainingError
+from .jsonfiles import load_json
 
 # Keys that say how to run, not what to train: a run may resume with other values.
 DEPLOYMENT_KEYS = ("strategy", "mixed_precision", "xla")
@@ -56,12 +59,10 @@ def check_path(run_dir: Path) -> None:
 
 def check_config(run_dir: Path, config, mode: str) -> None:
     """Refuse a folder that holds a run of another configuration or mode."""
-    saved = read_json(run_dir / "config.json", None)
+    saved = load_json(run_dir / "config.json")
     if saved is None:
         return
-    if not isinstance(saved, dict):
-        raise TrainingError(f"{run_dir / 'config.json'}: not a configuration; use a new run folder")
-    saved_mode = read_json(run_dir / "run.json", {}).get("mode", mode)
+    saved_mode = load_json(run_dir / "run.json", {}).get("mode", mode)
     ignored = set(DEPLOYMENT_KEYS) | set(FIXED)
     differing = sorted(
         k for k, v in config.to_dict().items() if saved.get(k) != v and k not in ignored
@@ -85,12 +86,15 @@ def plan_record(plan) -> dict:
 
 def check_plan(run_dir: Path, plan) -> None:
     """Refuse a folder trained on another data plan (another name or other songs in a role)."""
-    saved = read_json(run_dir / PLAN_FILE, None)
+    saved = load_json(run_dir / PLAN_FILE)
     if saved is None:
         return
     new = plan_record(plan)
-    old_roles = saved.get("roles", {}) if isinstance(saved, dict) else {}
-    old_name = saved.get("name") if isinstance(saved, dict) else None
+    old_roles, old_name = saved.get("roles", {}), saved.get("name")
+    if not isinstance(old_roles, dict):
+        raise TrainingError(
+            f"{run_dir / PLAN_FILE}: 'roles' is not an object; use a new run folder"
+        )
     roles = sorted(
         r for r in set(old_roles) | set(new["roles"]) if old_roles.get(r) != new["roles"].get(r)
     )
@@ -114,8 +118,8 @@ def check_init_from(init_from, config) -> None:
         raise TrainingError(f"--init-from: {model} does not exist (train that run first)")
     if model.stat().st_size == 0:
         raise TrainingError(f"--init-from: {model} is empty (0 bytes)")
-    saved = read_json(source / "config.json", None)
-    if isinstance(saved, dict):
+    saved = load_json(source / "config.json")
+    if saved is not None:
         differing = [k for k in ARCHITECTURE_KEYS if k in saved and saved[k] != getattr(config, k)]
         if differing:
             what = ", ".join(f"{k}: {saved[k]!r} here {getattr(config, k)!r}" for k in differing)
@@ -153,7 +157,8 @@ class RunLock:
         self.took_over: dict | None = None  # the stale holder, when taken over
 
     def holder(self) -> dict:
-        return read_json(self.path, {}) or {}
+        holder = read_json(self.path, {})
+        return holder if isinstance(holder, dict) else {}  # a damaged lock is a free one
 
     def acquire(self) -> RunLock:
         import fcntl  # deferred: POSIX only
@@ -256,6 +261,50 @@ def prepare(run_dir, config, mode: str, plan, init_from=None, chief: bool = True
                 f"(pid {taken.took_over.get('pid')})"
             )
         check_all(run_dir, config, mode, plan, init_from)  # another trainer may have finished
+
+
+@contextlib.contextmanager
+def undo_failed_start(run_dir, enabled: bool = True):
+    """Remove what a first start wrote into ``run_dir`` when it fails (an error, Ctrl-C, a
+    full disk) before its first checkpoint: the lock, ``config.json``, ``run.json``, the plan
+    index, the logs, and the folder itself when this start made it. A retry with other
+    settings then finds the folder as it was, not a run that refuses them.
+
+    Yields ``locked()``, to be called once :func:`prepare` holds the lock: what is in the
+    folder then is kept, and nothing is undone before (a start refused by another trainer's
+    lock must not touch what that trainer writes)."""
+    run_dir = Path(run_dir)
+    existed, had_lock = run_dir.is_dir(), (run_dir / LOCK_FILE).exists()
+    kept: set[str] = set()
+    state = {"locked": False}
+
+    def locked() -> None:
+        if not enabled or not run_dir.is_dir():  # a worker that is not the chief writes nothing
+            return
+        kept.update(os.listdir(run_dir))
+        kept.difference_update(set() if had_lock else {LOCK_FILE})
+        state["locked"] = not (run_dir / "config.json").exists()  # a first start
+
+    try:
+        yield locked
+    except BaseException:
+        if state["locked"] and not (run_dir / "checkpoints" / "checkpoint").exists():
+            _remove_new_entries(run_dir, kept, existed)
+        raise
+
+
+def _remove_new_entries(run_dir: Path, kept: set, existed: bool) -> None:
+    if not run_dir.is_dir():
+        return
+    for name in set(os.listdir(run_dir)) - kept:
+        path = run_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if not existed:
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()  # only when empty
 
 
 def check_pools(pools, mode: str, config) -> None:

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from .cache import read_json, write_json
+from .cache import write_json
 from .config import Config, apply_overrides
 from .errors import TrainingError
+from .jsonfiles import load_json
 
 DIAGNOSTICS = "diagnostics.json"
 
@@ -68,8 +69,8 @@ class Diagnostics:
 
     def __init__(self, run_dir: Path, step: int, warmup_done: int, writer, chief: bool):
         self.path, self.writer, self.chief = Path(run_dir) / DIAGNOSTICS, writer, chief
-        entries = read_json(self.path, [])
-        self.entries = [e for e in entries if _kept(e, step, warmup_done)]
+        entries = load_json(self.path, [], expect=list)
+        self.entries = [e for e in entries if isinstance(e, dict) and _kept(e, step, warmup_done)]
 
     def add(self, entry: dict, tensorboard_step: int, prefix: str = "diagnostics") -> None:
         self.entries.append(entry)

@@ -33,6 +33,7 @@ from . import audio as audio_io
 from . import filtering, spectral
 from .config import Config
 from .errors import AudioError, SepganError, describe
+from .names import safe_file_name
 from .shapes import pad_freq, unet_shapes
 
 MODEL_FILE = Path("best") / "separator.keras"
@@ -52,22 +53,32 @@ def load_run(run_dir: str | Path):
             "(train it with `sepgan train` first)"
         )
     config = Config.load(run_dir / CONFIG_FILE)
+    return load_separator(run_dir / MODEL_FILE), config
+
+
+def load_separator(path):
+    """The separator saved at ``path`` (a ``.keras`` file), loaded in Keras' safe mode (no
+    code of a Lambda layer runs); a missing, truncated or refused file is a
+    :class:`SepganError` naming the path and the reason in one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise SepganError(f"{path} does not exist (train that run first)")
     import keras  # deferred: TensorFlow takes seconds to import
 
     from . import unet  # noqa: F401  (registers CropLike for deserialisation)
 
-    if not zipfile.is_zipfile(run_dir / MODEL_FILE):
+    if not zipfile.is_zipfile(path):
         raise SepganError(
-            f"{run_dir / MODEL_FILE}: truncated or corrupt model file (not a complete .keras "
-            "archive); train the run again or restore the file"
+            f"{path}: truncated or corrupt model file (not a complete .keras archive); train "
+            "the run again or restore the file"
         )
     try:
-        model = keras.models.load_model(run_dir / MODEL_FILE, compile=False)
+        return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # keras raises many types for a bad file
+        reason = " ".join(str(err).split())  # Keras' messages span lines
         raise SepganError(
-            f"{run_dir / MODEL_FILE}: cannot load the separator ({type(err).__name__}: {err})"
-        ) from err
-    return model, config
+            f"{path}: cannot load the separator ({type(err).__name__}: {reason})"
+        ) from None
 
 
 @dataclass
@@ -265,11 +276,12 @@ def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
 
 
 def _stem_name(path: Path) -> str:
+    """The file's name without its extension, as a safe folder name (``..wav`` -> ``_``)."""
     name = path.name
     for suffix in (".stem.mp4",):
         if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
+            return safe_file_name(name[: -len(suffix)])
+    return safe_file_name(path.stem)
 
 
 def output_names(paths) -> list[str]:
@@ -284,7 +296,7 @@ def output_names(paths) -> list[str]:
         if level == 0:
             return _stem_name(path)
         parents = [p.name for p in path.parents][: level - 1][::-1]
-        return "-".join([*parents, path.name])
+        return safe_file_name("-".join([*parents, path.name]))
 
     levels = [0] * len(unique)
     while True:
@@ -347,7 +359,7 @@ def separate_file(
     sr = config.expected_sr
     mixture = audio_io.resample(original, rate, sr)
     stems = separate_audio(model, mixture, config, phase=phase, postfilter=postfilter)
-    folder = Path(out_dir) / (name or _stem_name(path))
+    folder = Path(out_dir) / safe_file_name(name or _stem_name(path))
     written = {}
     for name, signal in stems.items():
         signal = _fit_length(audio_io.resample(signal, sr, rate), len(original))

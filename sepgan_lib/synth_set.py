@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
 import uuid
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .audio import write_wav
 from .cache import cache_dir, read_json
+from .config_rules import RANGES
 from .errors import DataError
 from .synth import GENERATOR_VERSION, SAMPLE_RATE, STEMS, generate_song, song_seed
 from .synth_styles import DEFAULT_STYLE, get_style
@@ -34,10 +36,23 @@ MANIFEST = "synthetic.json"
 
 
 def _check_set_args(tracks: int, seconds: float, seed: int) -> None:
-    if isinstance(tracks, bool) or not isinstance(tracks, (int, np.integer)) or tracks < 1:
-        raise DataError(f"a synthetic set needs at least 1 track, got tracks={tracks!r}")
-    if not np.isfinite(seconds) or seconds < 1:
-        raise DataError(f"synthetic songs must last at least 1 second, got seconds={seconds!r}")
+    """The bounds of the configuration keys ``synthetic_tracks`` and ``synthetic_seconds``
+    (``sepgan data synth --tracks/--seconds`` too), songs of at least 1 s, a seed >= 0."""
+    most_tracks, most_seconds = RANGES["synthetic_tracks"][2], RANGES["synthetic_seconds"][2]
+    if (
+        isinstance(tracks, bool)
+        or not isinstance(tracks, (int, np.integer))
+        or not 1 <= tracks <= most_tracks
+    ):
+        raise DataError(
+            f"a synthetic set needs at least 1 track and at most {most_tracks} (the bounds of "
+            f"synthetic_tracks), got tracks={tracks!r}"
+        )
+    if not np.isfinite(seconds) or not 1 <= seconds <= most_seconds:
+        raise DataError(
+            f"synthetic songs must last at least 1 second and at most {most_seconds:g} (the "
+            f"bounds of synthetic_seconds), got seconds={seconds:g}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"the seed must be a non-negative integer, got seed={seed!r}")
 
@@ -109,6 +124,11 @@ def _default_jobs() -> int:
     return max(1, min(2, cpus))
 
 
+def _ignore_interrupt() -> None:
+    """A worker leaves Ctrl-C to the parent, which stops the pool and says so in one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _pool_context():
     # fork is fastest, but is unsafe once TensorFlow's threads exist in this process.
     methods = multiprocessing.get_all_start_methods()
@@ -151,10 +171,17 @@ def write_synthetic_set(
         enough = 60 if context.get_start_method() == "fork" else 300  # seconds of audio
         if jobs > 1 and tracks > 1 and tracks * seconds >= enough:
             try:
-                with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-                    for _ in pool.map(_write_song, work, chunksize=max(1, tracks // (8 * jobs))):
-                        if bar is not None:
-                            bar.update()
+                with ProcessPoolExecutor(
+                    jobs, mp_context=context, initializer=_ignore_interrupt
+                ) as pool:
+                    try:
+                        chunks = min(4, max(1, tracks // (8 * jobs)))  # Ctrl-C waits <= 4
+                        for _ in pool.map(_write_song, work, chunksize=chunks):
+                            if bar is not None:
+                                bar.update()
+                    except BaseException:  # Ctrl-C: the songs not started are not written
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        raise
                 done = True
             except (BrokenProcessPool, OSError) as err:  # pragma: no cover - environment
                 print(

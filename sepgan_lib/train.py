@@ -31,27 +31,46 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import distribute, pipeline, runfolder, spectral
-from .cache import read_json, write_json
+from .cache import write_json
 from .config import Config, make_config
 from .engine import MODES, Trainer, make_strategy
 from .errors import SepganError, TrainingError
 from .health import check_run, format_health
+from .jsonfiles import load_json
 from .plans import load_plan
 from .semi_recipe import Diagnostics, critic_warmup, finite
+from .separate import load_separator
 from .shapes import crop_center
 
 
-def _load_weights_from(run_dir: Path, separator: keras.Model) -> None:
-    path = Path(run_dir) / "best" / "separator.keras"
-    if not path.exists():
-        raise TrainingError(f"--init-from: {path} does not exist (train that run first)")
-    source = keras.models.load_model(path, compile=False)
+def _init_weights(init_from) -> list | None:
+    """The weights of ``--init-from``'s best separator, loaded before anything is written
+    (a model that does not load is named with its path and the reason)."""
+    if not init_from:
+        return None
+    path = Path(init_from) / "best" / "separator.keras"
     try:
-        separator.set_weights(source.get_weights())
+        return load_separator(path).get_weights()
+    except SepganError as err:
+        raise TrainingError(f"--init-from: {err}") from None
+
+
+def _set_init_weights(separator: keras.Model, weights: list) -> None:
+    try:
+        separator.set_weights(weights)
     except ValueError as err:
         raise TrainingError(
-            f"--init-from: {path} has another architecture (num_layers/base_filters): {err}"
+            f"--init-from: its separator has another architecture (num_layers/base_filters): {err}"
         ) from err
+
+
+def _history(run_dir: Path, epoch: int) -> list:
+    """``history.json``'s entries up to ``epoch`` (a checkpoint may be older than the file)."""
+    path = run_dir / "history.json"
+    entries = load_json(path, [], expect=list)
+    if not all(isinstance(h, dict) and isinstance(h.get("epoch"), int) for h in entries):
+        raise TrainingError(f"{path}: an entry is not an epoch record; the file was damaged")
+    return [h for h in entries if h["epoch"] <= epoch]
 
 
 @dataclass
@@ -138,7 +157,8 @@ def train(
 def _prepare(
     run_dir, mode, config, plan, roots, init_from, resume, progress, strategy, stop_after_steps
 ):
-    """Everything before the first epoch; the summary instead when the run finished before."""
+    """Everything before the first epoch; the summary instead when the run finished before.
+    A first start that fails leaves nothing behind (:func:`.runfolder.undo_failed_start`)."""
     config = config or make_config("cpu")
     if mode not in MODES:
         raise SepganError(f"mode must be one of {MODES}, got {mode!r}")
@@ -149,41 +169,48 @@ def _prepare(
     if not hasattr(plan, "roles"):
         plan = load_plan(plan, roots, config)
     # nothing is written into run_dir before the configuration, plan and --init-from are checked
-    runfolder.prepare(run_dir, config, mode, plan, init_from, chief)
-    finished = read_json(run_dir / "finished.json", None)
-    if finished is not None:
-        return finished
-    ckpt_dir = run_dir / "checkpoints"
-    if not resume and tf.train.latest_checkpoint(str(ckpt_dir)):
-        raise TrainingError(
-            f"{run_dir} already holds checkpoints; pass --resume to continue or use a new folder"
-        )
-    pools = pipeline.build_pools(plan, config, mode, progress=progress)
-    runfolder.check_pools(pools, mode, config)  # before any model is built
-    if chief:
-        runfolder.save(run_dir, config, mode, plan, init_from)
+    runfolder.check_all(run_dir, config, mode, plan, init_from)
+    init_weights = _init_weights(init_from)
+    with runfolder.undo_failed_start(run_dir, enabled=chief) as locked:
+        runfolder.prepare(run_dir, config, mode, plan, init_from, chief)
+        locked()
+        finished = load_json(run_dir / "finished.json")
+        if finished is not None:
+            return {**finished, "run_dir": str(run_dir)}  # as given: the folder may have moved
+        ckpt_dir = run_dir / "checkpoints"
+        if not resume and tf.train.latest_checkpoint(str(ckpt_dir)):
+            raise TrainingError(
+                f"{run_dir} already holds checkpoints; pass --resume to continue or use a new "
+                "folder"
+            )
+        pools = pipeline.build_pools(plan, config, mode, progress=progress)
+        runfolder.check_pools(pools, mode, config)  # before any model is built
+        if chief:
+            runfolder.save(run_dir, config, mode, plan, init_from)
+        run = _start(run_dir, mode, config, plan, chief, progress, strategy, pools, init_weights)
+        run.stop_after_steps = stop_after_steps
+        _open_streams(run)
+    return run
+
+
+def _start(run_dir, mode, config, plan, chief, progress, strategy, pools, init_weights) -> _Run:
+    """The engine, restored from the last checkpoint (or given ``--init-from``'s weights)."""
     trainer = Trainer(config, mode, strategy)
     checkpoint = trainer.checkpoint()
-    manager = distribute.ChiefCheckpointManager(checkpoint, ckpt_dir, chief, keep=3)
+    manager = distribute.ChiefCheckpointManager(checkpoint, run_dir / "checkpoints", chief, keep=3)
     resumed_from = None
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
         resumed_from = int(trainer.step.numpy())
         if progress:
             print(f"resuming {run_dir} from step {resumed_from} ({manager.latest_checkpoint})")
-    elif init_from:
-        _load_weights_from(Path(init_from), trainer.separator)
-    history = [
-        h
-        for h in read_json(run_dir / "history.json", [])
-        if h["epoch"] <= int(trainer.epoch.numpy())
-    ]
-    run = _Run(
+    elif init_weights is not None:
+        _set_init_weights(trainer.separator, init_weights)
+    history = _history(run_dir, int(trainer.epoch.numpy()))
+    return _Run(
         run_dir, mode, config, plan, chief, progress, trainer, manager, pools,
-        int(trainer.data_seed.numpy()), history, resumed_from, stop_after_steps,
+        int(trainer.data_seed.numpy()), history, resumed_from, None,
     )  # fmt: skip
-    _open_streams(run)
-    return run
 
 
 def _open_streams(run: _Run) -> None:
