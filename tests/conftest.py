@@ -57,3 +57,24 @@ def read_only_dir(tmp_path):
         yield folder, "Read-only file system"
     finally:
         subprocess.run(["umount", str(folder)])
+
+
+def write_random_run(run_dir: Path, config) -> Path:
+    """A run folder holding ``config.json`` and a separator of fixed random weights and
+    positive biases (its output on silence is not silent by itself) as its best model."""
+    from sepgan_lib.shapes import unet_shapes
+    from sepgan_lib.unet import build_separator
+
+    shapes = unet_shapes((256, config.num_frames), config.num_layers)
+    model = build_separator(shapes.input, config.num_layers, config.base_filters)
+    rng = np.random.default_rng(0)
+    model.set_weights(
+        [
+            rng.normal(0, 0.3, w.shape).astype(np.float32) if w.ndim > 1 else np.full_like(w, 0.05)
+            for w in model.get_weights()
+        ]
+    )
+    config.save(run_dir / "config.json")
+    (run_dir / "best").mkdir()
+    model.save(run_dir / "best" / "separator.keras")
+    return run_dir

@@ -7,13 +7,13 @@ import json
 
 import numpy as np
 import pytest
+from conftest import write_random_run
 
 from sepgan_lib import cli, spectral
 from sepgan_lib.config import make_config
 from sepgan_lib.export import profile_of
 from sepgan_lib.separate import load_run, open_twin
 from sepgan_lib.shapes import unet_shapes
-from sepgan_lib.unet import build_separator
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -22,19 +22,7 @@ ort = pytest.importorskip("onnxruntime")
 def run(tmp_path_factory):
     """A smoke-sized run folder: random weights, a health record and one evaluation."""
     config = make_config("smoke", {"seed": 3})
-    shapes = unet_shapes((256, config.num_frames), config.num_layers)
-    model = build_separator(shapes.input, config.num_layers, config.base_filters)
-    rng = np.random.default_rng(0)
-    model.set_weights(
-        [
-            rng.normal(0, 0.3, w.shape).astype(np.float32) if w.ndim > 1 else np.full_like(w, 0.05)
-            for w in model.get_weights()
-        ]
-    )
-    run_dir = tmp_path_factory.mktemp("run")
-    config.save(run_dir / "config.json")
-    (run_dir / "best").mkdir()
-    model.save(run_dir / "best" / "separator.keras")
+    run_dir = write_random_run(tmp_path_factory.mktemp("run"), config)
     health = {"ok": True, "songs": 2, "problems": []}
     (run_dir / "finished.json").write_text(json.dumps({"health": health, "best_epoch": 1}))
     (run_dir / "eval").mkdir()

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import write_random_run
 
 from sepgan_lib import audio as audio_io
 from sepgan_lib import cli
@@ -15,8 +16,6 @@ from sepgan_lib.compare import compare_results
 from sepgan_lib.config import make_config
 from sepgan_lib.evaluate import evaluate_tracks
 from sepgan_lib.separate import load_run, output_names, separate_audio
-from sepgan_lib.shapes import unet_shapes
-from sepgan_lib.unet import build_separator
 
 SR = 8192
 MUSDB_SONG = "ANiMAL - Clinic A.stem.mp4"
@@ -27,19 +26,7 @@ def run(tmp_path_factory):
     """A run folder with a small separator of random weights and positive biases (its output
     on silence is not silent by itself)."""
     config = make_config("smoke", {"base_filters": 2})
-    shapes = unet_shapes((256, config.num_frames), config.num_layers)
-    model = build_separator(shapes.input, config.num_layers, config.base_filters)
-    rng = np.random.default_rng(0)
-    model.set_weights(
-        [
-            rng.normal(0, 0.3, w.shape).astype(np.float32) if w.ndim > 1 else np.full_like(w, 0.05)
-            for w in model.get_weights()
-        ]
-    )
-    run_dir = tmp_path_factory.mktemp("run")
-    config.save(run_dir / "config.json")
-    (run_dir / "best").mkdir()
-    model.save(run_dir / "best" / "separator.keras")
+    run_dir = write_random_run(tmp_path_factory.mktemp("run"), config)
     return run_dir
 
 
