@@ -46,6 +46,7 @@ from provenance import provenance  # noqa: E402
 
 from sepgan_lib import compare, evaluate, fair_comparison, health, semi_recipe  # noqa: E402
 from sepgan_lib.config import make_config, parse_set_args  # noqa: E402
+from sepgan_lib.metrics import summarize  # noqa: E402
 from sepgan_lib.plans import load_plan  # noqa: E402
 from sepgan_lib.train import train  # noqa: E402
 
@@ -53,12 +54,24 @@ SHARED = HERE.parent.parent / "shared" / "data"
 PLAN = "musdb7"
 # variant -> (mode, what it changes on top of the continuation); the supervised run is the
 # start of every other one
+LR_LOW = {"init_sup_sep_lr": 1e-4, "init_unsup_sep_lr": 1e-4}  # a fifth of the cpu profile's
+LONG = {"max_epochs": 6, "patience": 6}  # 600 separator steps instead of 200
 VARIANTS = {
     "supervised": ("supervised", None),
     "control": ("supervised", {}),
     "semi": ("semi", {}),
     "control_remix": ("supervised", {"remix": "REMIX"}),
     "semi_remix": ("semi", {"remix": "REMIX"}),
+    # the recipe search (issue 20): one change each, chosen on validation; a change of the
+    # separator's budget or learning rate has its own equal-steps controls
+    "semi_lr_low": ("semi", LR_LOW),
+    "control_lr_low": ("supervised", LR_LOW),
+    "semi_long": ("semi", LONG),
+    "control_long": ("supervised", LONG),
+    "control_remix_long": ("supervised", {**LONG, "remix": "REMIX"}),
+    "semi_strong": ("semi", {"alpha": 1e-2, "beta": 1e-2}),
+    "semi_critics3": ("semi", {"num_disc": 3}),
+    "semi_musdb_pools": ("semi", {"unpaired_datasets": "musdb"}),
 }
 PAIRS = (
     ("semi", "control"),
@@ -71,9 +84,58 @@ PAIRS = (
 )
 
 
+def pairs(variants) -> list[tuple[str, str]]:
+    """The comparisons of a run: :data:`PAIRS`, and every other semi-supervised variant
+    against the supervised model, each equal-steps control and the plain semi recipe."""
+    out = [(a, b) for a, b in PAIRS if a in variants and b in variants]
+    controls = [v for v in variants if v.startswith("control")]
+    for semi in variants:
+        if VARIANTS[semi][0] == "semi" and semi not in ("semi", "semi_remix"):
+            out += [(semi, b) for b in ("supervised", *controls, "semi") if b in variants]
+    return out
+
+
+def dataset_groups(data_plan, split: str) -> dict[str, set[str]]:
+    """``{dataset: song names}`` of a split that mixes datasets (else ``{}``): each domain
+    of a balanced validation set is also compared on its own (``valid/<dataset>``)."""
+    groups: dict[str, set[str]] = {}
+    for track in data_plan.tracks(split):
+        groups.setdefault(track.dataset, set()).add(track.name)
+    return groups if len(groups) > 1 else {}
+
+
 def _comparison(base: dict, other: dict, allow_unhealthy: bool) -> dict:
     diff = compare.compare_results(base, other, allow_unhealthy=allow_unhealthy)
     return {"n": diff["n"], **compare.interval_of(diff)}
+
+
+def _only(result: dict, names: set[str] | None, key: str = "tracks") -> list[dict]:
+    return [t for t in result[key] if names is None or t["name"] in names]
+
+
+def _medians(tracks: list[dict]) -> dict:
+    return compare.sdr_medians({"summary": summarize(tracks)})
+
+
+def _split_record(scores: dict, names, variants, allow_unhealthy: bool) -> dict:
+    """Medians (runs and baselines) and the comparisons of :func:`pairs` over the songs of
+    ``names`` (``None``: all)."""
+    scores = {n: {**r, "tracks": _only(r, names)} for n, r in scores.items()}
+    sup = scores["supervised"]
+    medians = {name: _medians(r["tracks"]) for name, r in scores.items()}
+    for method, tracks in sup.get("baseline_tracks", {}).items():
+        kept = [t for t in tracks if names is None or t["name"] in names]
+        if kept:
+            medians[f"baseline {method}"] = _medians(kept)
+    return {
+        "n": len(sup["tracks"]),
+        "postfilter": sup["postfilter"],
+        "sdr_median": medians,
+        "compare": {
+            f"{a} - {b}": _comparison(scores[b], scores[a], allow_unhealthy)
+            for a, b in pairs(variants)
+        },
+    }
 
 
 def _train_variant(name, dirs, config, profile, plan, roots, changes, remix):
@@ -146,21 +208,10 @@ def run_seed(
             )
             for name in variants
         }
-        base = scores["supervised"]["baselines"]
-        medians = {name: compare.sdr_medians(r) for name, r in scores.items()}
-        medians.update(
-            {f"baseline {m}": compare.sdr_medians({"summary": s}) for m, s in base.items()}
-        )
-        out["splits"][split] = {
-            "n": len(scores["supervised"]["tracks"]),
-            "postfilter": scores["supervised"]["postfilter"],
-            "sdr_median": medians,
-            "compare": {
-                f"{a} - {b}": _comparison(scores[b], scores[a], allow_unhealthy)
-                for a, b in PAIRS
-                if a in scores and b in scores
-            },
-        }
+        out["splits"][split] = _split_record(scores, None, variants, allow_unhealthy)
+        for dataset, names in dataset_groups(load_plan(plan, roots, config), split).items():
+            record = _split_record(scores, names, variants, allow_unhealthy)
+            out["splits"][f"{split}/{dataset}"] = record
     return out
 
 

@@ -83,6 +83,8 @@ class Config:
     # from each dataset of the role, the loss the mean of the datasets' losses)
     valid_balance: str = "songs"
     unpaired_max_songs: int = 0  # semi-supervised: the first songs of each unpaired role (0 = all)
+    # semi-supervised: the datasets the unpaired pools draw from, comma-separated (empty = all)
+    unpaired_datasets: str = ""
 
     # ---------------------------------------------------------------------------------------
     def replace(self, **overrides: Any) -> Config:

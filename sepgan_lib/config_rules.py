@@ -61,7 +61,8 @@ RANGES: dict[str, tuple[type, float, float, bool]] = {
     "remix_gain_max": (float, 0.0, 100.0, True),
 }
 
-# Keys whose value is one of a few words (their check is in config.CHOICES) or a flag.
+# Keys whose value is one of a few words (their check is in config.CHOICES), a flag, or a
+# list of dataset names (checked against the data plan where it is used).
 FREE = (
     "gradient_penalty",
     "strategy",
@@ -73,6 +74,7 @@ FREE = (
     "output_activation",
     "health_check",
     "valid_balance",
+    "unpaired_datasets",
 )
 
 # key -> (the only accepted value, why it is fixed here)

@@ -135,32 +135,50 @@ def grid_rows(recorded: dict, source: str = "vocals") -> list[dict]:
 # --- the recorded real songs on both domains (experiments/musdb7_recipe.py --plan
 # musdb7_domains) ------------------------------------------------------------------------------
 SUPERVISED_VARIANTS = ("control", "control_remix")  # the equal-steps supervised models
-DOMAINS = {"test_musdb": "paired domain", "test": "paired domain", "test_mir1k": "unpaired domain"}
+DOMAINS = {
+    "test_musdb": "paired domain",
+    "test": "paired domain",
+    "test_mir1k": "unpaired domain",
+    "valid/musdb": "paired domain",  # the recipe search: each validation domain on its own
+    "valid/mir1k": "unpaired domain",
+}
 
 
-def best_supervised(seed_record: Mapping) -> str | None:
+def equal_steps_controls(seed_record: Mapping, method: str = "semi") -> list[str]:
+    """The supervised continuations (``control``, ``control_remix``, ``control_long``, ...)
+    of one seed of a recorded run with as many separator steps as ``method``'s, healthy ones
+    only unless the seed was compared unhealthy."""
+    runs, any_health = seed_record.get("runs", {}), seed_record.get("compared_unhealthy")
+    steps = runs.get(method, {}).get("steps")
+    return [
+        name
+        for name, run in runs.items()
+        if name.startswith("control")
+        and (steps is None or run["steps"] == steps)
+        and (any_health or run.get("healthy", True))
+    ]
+
+
+def best_supervised(seed_record: Mapping, method: str = "semi") -> str | None:
     """The equal-steps supervised variant (plain or remixed) with the lowest validation loss of
     one seed of a recorded run: chosen on validation, as a practitioner would."""
-    runs, any_health = seed_record.get("runs", {}), seed_record.get("compared_unhealthy")
-    candidates = [
-        name
-        for name in SUPERVISED_VARIANTS
-        if name in runs and (any_health or runs[name].get("healthy", True))
-    ]
+    runs = seed_record.get("runs", {})
+    candidates = equal_steps_controls(seed_record, method)
     return min(candidates, key=lambda n: runs[n]["best_valid_loss"]) if candidates else None
 
 
 def domain_rows(recorded: Mapping, method: str = "semi") -> list[dict]:
     """One row per seed, test set, baseline and source of a recorded ``musdb7_recipe.py``
-    result: ``method`` minus ``against`` (``control``, ``control_remix`` and ``best``, the
-    one of the two chosen on validation: ``against_run``), the median with its interval."""
+    result: ``method`` minus ``against`` (each equal-steps control, e.g. ``control`` and
+    ``control_remix``, and ``best``, the one chosen on validation: ``against_run``), the
+    median with its interval."""
     rows = []
     for seed in recorded["seeds"]:
         if seed.get("failures") and not seed.get("compared_unhealthy"):
             continue
-        best = best_supervised(seed)
+        best = best_supervised(seed, method)
         for split, record in seed.get("splits", {}).items():
-            for against in (*SUPERVISED_VARIANTS, "best"):
+            for against in (*equal_steps_controls(seed, method), "best"):
                 run = best if against == "best" else against
                 diff = record["compare"].get(f"{method} - {run}")
                 for source in SOURCES if diff else ():
@@ -190,6 +208,32 @@ def domain_criterion(rows: Sequence[Mapping]) -> dict:
         and all(r["ci_low"] > 0 for r in unpaired_vocals)
         and all(r["ci_high"] >= 0 for r in paired),
     }
+
+
+def recipe_search(recorded: Mapping) -> list[dict]:
+    """The semi-supervised variants of a recorded search (``musdb7_recipe.py --splits valid``),
+    each against the best supervised model of its budget on each validation domain:
+    ``rows`` (:func:`domain_rows` against ``best``), ``criterion``
+    (:func:`domain_criterion`) and ``worst``, the lowest median gain over the unpaired
+    domain's vocals and both sources of the paired domain. Sorted best first: recipes that
+    meet the criterion, then by ``worst``."""
+    out = []
+    for method in recorded["variants"]:
+        if not method.startswith("semi"):
+            continue
+        rows = [r for r in domain_rows(recorded, method) if r["split"] in DOMAINS]
+        rows = [r for r in rows if r["against"] == "best"]
+        counted = [
+            r["median_diff"]
+            for r in rows
+            if DOMAINS[r["split"]] == "paired domain" or r["source"] == "vocals"
+        ]
+        steps = {s["runs"][method]["steps"] for s in recorded["seeds"] if method in s["runs"]}
+        out.append(
+            {"method": method, "steps": sorted(steps), "rows": rows,
+             "criterion": domain_criterion(rows), "worst": min(counted, default=float("-inf"))}
+        )  # fmt: skip
+    return sorted(out, key=lambda e: (not e["criterion"]["met"], -e["worst"]))
 
 
 # --- the recorded more-unpaired-data experiment (results/unpaired_<N>.json) ---------------------

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from . import spectral
 from .config import Config
 from .datasets import load_track_cached
-from .errors import SepganError
+from .errors import DataError, SepganError
 from .shapes import UNetShapes, pad_freq, unet_shapes
 
 log = logging.getLogger(__name__)
@@ -452,6 +452,23 @@ def validation_tracks(plan, config: Config) -> list:
     return tracks[: config.valid_max_songs or None]
 
 
+def unpaired_songs(tracks: list, config: Config, role: str) -> list:
+    """The songs of an unpaired role the pools use: those of ``config.unpaired_datasets``
+    (all when empty), then the first ``unpaired_max_songs`` (0 = all)."""
+    wanted = [d.strip() for d in config.unpaired_datasets.split(",") if d.strip()]
+    if wanted:
+        present = sorted({t.dataset for t in tracks})
+        missing = [d for d in wanted if d not in present]
+        if missing:
+            raise DataError(
+                f"configuration key 'unpaired_datasets' = {config.unpaired_datasets!r}: role "
+                f"{role!r} has no song of {', '.join(missing)}; its datasets: "
+                f"{', '.join(present) or 'none'}"
+            )
+        tracks = [t for t in tracks if t.dataset in wanted]
+    return tracks[: config.unpaired_max_songs or None]
+
+
 def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pools:
     """Decode the songs of a plan's roles into spectrogram caches."""
     shapes = model_shapes(config)
@@ -484,7 +501,7 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
         }
         unpaired = {
             pool: SpectrogramCache.from_tracks(
-                roles[role][: config.unpaired_max_songs or None],
+                unpaired_songs(roles[role], config, role),
                 config,
                 (source,),
                 min_frames,

@@ -298,8 +298,9 @@ def read_plan_file(path) -> dict[str, Any]:
 
 def shift_splits(tracks: int) -> dict[str, int]:
     """Songs per split of the style-b set of ``synthetic_shift``: valid and test
-    ``round(5/16 N)`` each (at least 1), train (the unpaired pools) the rest: 128 -> 48/40/40."""
-    held_out = max(1, round(5 * tracks / 16))
+    ``round(5/16 N)`` each (at least 1, at most 40), train (the unpaired pools) the rest:
+    128 -> 48/40/40, and a bigger set only grows the pools: 272 -> 192/40/40."""
+    held_out = min(max(1, round(5 * tracks / 16)), 40)
     return {"train": tracks - 2 * held_out, "valid": held_out, "test": held_out}
 
 

@@ -161,3 +161,39 @@ def test_unpaired_size_rows_read_each_recorded_pool_size(tmp_path):
     assert [(r["unpaired"], r["semi - control"]) for r in rows] == [(12, 1.0), (48, 3.0)]
     fig = plots.plot_recorded_grid(rows, x="unpaired", xlabel="unpaired songs")
     assert fig.axes[0].get_xlabel() == "unpaired songs"
+
+
+def test_recipe_search_compares_each_recipe_with_the_best_control_of_its_budget():
+    def diff(median, low, high):
+        return {"median_diff": median, "ci_low": low, "ci_high": high}
+
+    def comparison(mir1k_vocals, musdb_vocals):
+        return {"n": 9, "vocals": diff(*mir1k_vocals), "accompaniment": diff(*musdb_vocals)}
+
+    runs = {
+        "control": {"steps": 200, "best_valid_loss": 0.3},
+        "control_remix": {"steps": 200, "best_valid_loss": 0.2},
+        "control_long": {"steps": 600, "best_valid_loss": 0.1},
+        "semi": {"steps": 200, "best_valid_loss": 0.3},
+        "semi_long": {"steps": 600, "best_valid_loss": 0.3},
+    }
+    good, bad = (
+        comparison((0.5, 0.2, 0.8), (0.1, -0.1, 0.3)),
+        comparison((-0.4, -0.6, -0.1), (0, -1, 1)),
+    )
+    splits = {
+        domain: {"compare": {"semi - control_remix": bad, "semi_long - control_long": good,
+                             "semi - control": good, "semi_long - control": bad}}
+        for domain in ("valid/musdb", "valid/mir1k")
+    }  # fmt: skip
+    record = {
+        "variants": ["supervised", *runs],
+        "seeds": [{"seed": 0, "failures": [], "runs": runs, "splits": splits}],
+    }
+    search = fair_comparison.recipe_search(record)
+    assert [e["method"] for e in search] == ["semi_long", "semi"]
+    long, plain = search
+    assert long["steps"] == [600] and {r["against_run"] for r in long["rows"]} == {"control_long"}
+    assert long["criterion"]["met"] and long["worst"] == 0.1
+    # against control_remix (the best of 200 steps by validation loss), not the plain control
+    assert not plain["criterion"]["met"] and plain["worst"] == -0.4

@@ -169,3 +169,20 @@ def test_unpaired_max_songs_takes_the_first_songs_of_each_unpaired_role():
     for pool, role in (("mix", "unpaired_mix"), ("vocals", "unpaired_vocals")):
         assert pools.unpaired[pool].names == [t.key for t in plan.tracks(role)[:2]]
     assert len(plan.tracks("unpaired_mix")) > 2
+
+
+def test_unpaired_datasets_keeps_the_named_datasets_and_names_a_missing_one():
+    from sepgan_lib.datasets import Track
+    from sepgan_lib.errors import DataError
+
+    songs = [Track(f"s{i}", ds, "train", "sum", ()) for i, ds in enumerate("abab")]
+    keep_b = make_config("smoke", {"unpaired_datasets": "b", "unpaired_max_songs": 1})
+    assert [t.name for t in pipeline.unpaired_songs(songs, keep_b, "unpaired_mix")] == ["s1"]
+    both = make_config("smoke", {"unpaired_datasets": " a, b "})
+    assert len(pipeline.unpaired_songs(songs, both, "unpaired_mix")) == 4
+    everything = make_config("smoke")
+    assert pipeline.unpaired_songs(songs, everything, "unpaired_mix") == songs
+    with pytest.raises(DataError, match=r"'unpaired_datasets' = 'mir1k'.*'unpaired_acc'.*a, b"):
+        pipeline.unpaired_songs(
+            songs, make_config("smoke", {"unpaired_datasets": "mir1k"}), "unpaired_acc"
+        )

@@ -56,6 +56,7 @@ def test_default_style_is_a_and_unknown_style_is_refused():
 
 def test_shift_splits():
     assert shift_splits(128) == {"train": 48, "valid": 40, "test": 40}
+    assert shift_splits(272) == {"train": 192, "valid": 40, "test": 40}
     assert shift_splits(8) == {"train": 4, "valid": 2, "test": 2}
 
 
