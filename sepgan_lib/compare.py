@@ -21,7 +21,10 @@ from .metrics import SOURCES, format_db
 
 def _load_result(x) -> tuple[dict, str]:
     if isinstance(x, dict):
-        label = x.get("label") or (x.get("files") or {}).get("json") or x.get("plan")
+        # a result of evaluate_run: named by its run folder and file, not by the whole path
+        # (which names the machine it ran on)
+        saved = (x.get("files") or {}).get("json")
+        label = x.get("label") or (saved and "/".join(Path(saved).parts[-3:])) or x.get("plan")
         return x, str(label or "result")
     path = Path(x)
     try:

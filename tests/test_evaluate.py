@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sepgan_lib import cli
-from sepgan_lib.compare import compare_results
+from sepgan_lib.compare import compare_results, format_comparison
 from sepgan_lib.evaluate import evaluate_tracks
 from sepgan_lib.metrics import SkippedSong, baseline_estimates, bss_eval, summarize
 
@@ -156,6 +156,17 @@ def test_compare_shift_of_one_db(tmp_path):
     back = compare_results(b, a)
     assert back["vocals"]["median_diff"] == pytest.approx(-1.0)
     assert back["vocals"]["losses"] == len(sdrs)
+
+
+def test_a_comparison_of_run_results_names_their_runs_not_the_machine(tmp_path):
+    sdrs = [0.5 * k for k in range(6)]
+    a, b = _result(sdrs), _result(sdrs, shift=1.0)
+    for result, run in ((a, "control"), (b, "semi")):
+        result["files"] = {"json": str(tmp_path / "runs" / run / "eval" / "p-test.json")}
+    text = format_comparison(compare_results(a, b))
+    assert "A = control/eval/p-test.json" in text and "B = semi/eval/p-test.json" in text
+    assert str(tmp_path) not in text
+    assert "A = control (" in format_comparison(compare_results({**a, "label": "control"}, b))
 
 
 def test_compare_only_common_songs_and_noisy_interval():
