@@ -270,8 +270,8 @@ def musdb_first_batch(spec: dict) -> dict:
     t_start = time.perf_counter()
     from sepgan_lib import pipeline
     from sepgan_lib.config import make_config
-    from sepgan_lib.pipeline import build_pools
     from sepgan_lib.plans import load_plan
+    from sepgan_lib.pools import build_pools
 
     t_import = time.perf_counter() - t_start
     config = make_config(spec.get("profile", "paper"))

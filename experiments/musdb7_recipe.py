@@ -109,6 +109,24 @@ def _comparison(base: dict, other: dict, allow_unhealthy: bool) -> dict:
     return {"n": diff["n"], **compare.interval_of(diff)}
 
 
+def _scores(run_dir, plan, roots, split, name, allow_unhealthy, reuse):
+    """A run's evaluation on ``split``; with ``reuse``, the one saved in its folder when it
+    was written after the run finished (a second invocation that adds variants)."""
+    saved, _ = evaluate.result_paths(run_dir, load_plan(plan, roots).name, split)
+    finished = Path(run_dir) / "finished.json"
+    if reuse and saved.exists() and saved.stat().st_mtime >= finished.stat().st_mtime:
+        return {**json.loads(saved.read_text()), "files": {"json": str(saved)}}
+    return evaluate.evaluate_run(
+        run_dir,
+        plan=plan,
+        roots=roots,
+        split=split,
+        baselines=name == "supervised",
+        progress=False,
+        allow_unhealthy=allow_unhealthy,
+    )
+
+
 def _only(result: dict, names: set[str] | None, key: str = "tracks") -> list[dict]:
     return [t for t in result[key] if names is None or t["name"] in names]
 
@@ -168,6 +186,7 @@ def run_seed(
     plan=PLAN,
     variants=fair_comparison.RUNS,
     remix=0.5,
+    reuse_scores=False,
 ) -> dict:
     """One seed: train the variants, score them and the baselines on ``splits``. A run
     that fails its health check ends the seed (``failures``) unless ``allow_unhealthy`` (for
@@ -197,15 +216,7 @@ def run_seed(
         out["compared_unhealthy"] = True
     for split in splits:
         scores = {
-            name: evaluate.evaluate_run(
-                dirs[name],
-                plan=plan,
-                roots=roots,
-                split=split,
-                baselines=name == "supervised",
-                progress=False,
-                allow_unhealthy=allow_unhealthy,
-            )
+            name: _scores(dirs[name], plan, roots, split, name, allow_unhealthy, reuse_scores)
             for name in variants
         }
         out["splits"][split] = _split_record(scores, None, variants, allow_unhealthy)
@@ -236,6 +247,11 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for every run")
     parser.add_argument(
         "--recipe-set", action="append", default=[], help="KEY=VALUE for control and semi"
+    )
+    parser.add_argument(
+        "--reuse-scores",
+        action="store_true",
+        help="reuse a run's saved evaluation of a split (written after the run finished)",
     )
     parser.add_argument(
         "--allow-unhealthy",
@@ -284,6 +300,7 @@ def main(argv=None) -> int:
             plan=args.plan,
             variants=variants,
             remix=args.remix,
+            reuse_scores=args.reuse_scores,
         )
         out["seeds"].append(point)
         out["seconds"] = time.time() - started

@@ -7,6 +7,7 @@ not by hand), and the page that holds them all, ``experiments/RESULTS.md``.
     python experiments/tables.py page      # writes experiments/RESULTS.md
     python experiments/tables.py postfilter [results/postfilter.json]
     python experiments/tables.py domains [results/real_domains.json]
+    python experiments/tables.py search [results/recipe_search.json]
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # run from a checkout without installing
+sys.path.insert(1, str(HERE.parent))
 
 from provenance import relative_command  # noqa: E402
+
+from sepgan_lib.fair_comparison import best_supervised, recipe_search  # noqa: E402
 
 SOURCES = ("vocals", "accompaniment")
 RESULTS = HERE / "results"
@@ -264,11 +268,7 @@ def domains_tables(recorded: dict) -> str:
                 f"| {seed['seed']} | failed: {seed['failures']} |" + " |" * (len(variants) + 1)
             )
             continue
-        runs = seed["runs"]
-        best = min(
-            (n for n in ("control", "control_remix") if n in runs),
-            key=lambda n: runs[n]["best_valid_loss"],
-        )
+        best = best_supervised(seed)
         for split, record in seed["splits"].items():
             med = record["sdr_median"]
             cells = [f"{med[v]['vocals']:.2f} / {med[v]['accompaniment']:.2f}" for v in variants]
@@ -285,6 +285,32 @@ def domains_tables(recorded: dict) -> str:
         lines.append(
             f"| {seed} | {split} | {pair} | {_diff(d['vocals'], d['n'])} "
             f"| {_diff(d['accompaniment'], d['n'])} |"
+        )
+    return "\n".join(lines)
+
+
+def search_table(recorded: dict) -> str:
+    """The recipe search (``musdb7_recipe.py --splits valid``): each semi-supervised recipe
+    minus the best supervised model of its budget on each validation domain, best first."""
+    lines = [_header(recorded), ""]
+    lines.append(
+        "| recipe | steps | best supervised | MUSDB vocals | MUSDB accompaniment "
+        "| MIR-1K vocals | MIR-1K accompaniment | criterion | worst median |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for entry in recipe_search(recorded):
+        cells = {(r["split"], r["source"]): r for r in entry["rows"]}
+        against = sorted({r["against_run"] for r in entry["rows"]})
+        values = [
+            _diff(cells[split, source], cells[split, source]["n"]) if (split, source) in cells
+            else "-"
+            for split in ("valid/musdb", "valid/mir1k")
+            for source in SOURCES
+        ]  # fmt: skip
+        met = "met" if entry["criterion"]["met"] else "not met"
+        lines.append(
+            f"| {entry['method']} | {', '.join(map(str, entry['steps']))} | "
+            f"{', '.join(against)} | " + " | ".join(values) + f" | {met} | {entry['worst']:+.2f} |"
         )
     return "\n".join(lines)
 
@@ -371,6 +397,14 @@ def _optional_sections() -> list[str]:
             domains_tables(json.loads(domains.read_text())),
             "",
         ]
+    search = RESULTS / "recipe_search.json"
+    if search.exists():
+        out += [
+            "## The recipe search on validation (`musdb7_domains`, seed 0)",
+            "",
+            search_table(json.loads(search.read_text())),
+            "",
+        ]
     records = unpaired_records()
     if records:
         out += [
@@ -387,13 +421,15 @@ def main(argv: list[str]) -> int:
         PAGE.write_text(page())
         print(f"written: {PAGE}")
         return 0
-    if not argv or argv[0] not in ("grid", "musdb7", "musdb7-summary", "postfilter", "domains"):
+    commands = ("grid", "musdb7", "musdb7-summary", "postfilter", "domains", "search")
+    if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
     defaults = {
         "grid": "paired_vs_unpaired.json",
         "postfilter": "postfilter.json",
         "domains": "real_domains.json",
+        "search": "recipe_search.json",
     }
     default = defaults.get(argv[0], "musdb7_recipe.json")
     path = Path(argv[1]) if len(argv) > 1 else HERE / "results" / default
@@ -401,6 +437,7 @@ def main(argv: list[str]) -> int:
     tables = {"grid": grid_tables, "musdb7": musdb7_tables, "musdb7-summary": musdb7_summary}
     tables["postfilter"] = postfilter_tables
     tables["domains"] = domains_tables
+    tables["search"] = search_table
     print(tables[argv[0]](recorded))
     return 0
 

@@ -24,7 +24,7 @@ from .datasets import load_track_cached
 from .errors import SepganError
 from .jsonfiles import load_json
 from .metrics import SOURCES, SkippedSong, score_with_floor
-from .pipeline import validation_tracks
+from .pools import validation_tracks
 from .separate import load_run, separate_audio
 
 SILENT_PEAK = 1e-6  # peak amplitude below which an output counts as silence

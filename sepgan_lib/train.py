@@ -38,6 +38,7 @@ from .errors import SepganError, TrainingError
 from .health import check_run, format_health
 from .jsonfiles import load_json
 from .plans import load_plan
+from .pools import Pools, build_pools
 from .semi_recipe import Diagnostics, critic_warmup, finite
 from .separate import load_separator
 from .shapes import crop_center
@@ -85,7 +86,7 @@ class _Run:
     progress: bool
     trainer: Trainer
     manager: distribute.ChiefCheckpointManager
-    pools: pipeline.Pools
+    pools: Pools
     seed: int
     history: list
     resumed_from: int | None
@@ -183,7 +184,7 @@ def _prepare(
                 f"{run_dir} already holds checkpoints; pass --resume to continue or use a new "
                 "folder"
             )
-        pools = pipeline.build_pools(plan, config, mode, progress=progress)
+        pools = build_pools(plan, config, mode, progress=progress)
         runfolder.check_pools(pools, mode, config)  # before any model is built
         if chief:
             runfolder.save(run_dir, config, mode, plan, init_from)

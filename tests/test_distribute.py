@@ -50,8 +50,8 @@ def random_cache(rng, lengths=(300, 200, 250)):
 @pytest.fixture(scope="module")
 def synthetic_pools():
     """Decode the smoke profile's synthetic set once, so worker processes only read caches."""
-    from sepgan_lib.pipeline import build_pools
     from sepgan_lib.plans import load_plan
+    from sepgan_lib.pools import build_pools
 
     config = make_config("smoke")
     build_pools(load_plan("synthetic", None, config), config, "semi")

@@ -195,3 +195,14 @@ def test_musdb7_recipe_smoke_on_a_few_real_songs(musdb7_root, mir1k_root, tmp_pa
     for pair in ("semi - control", "control - supervised", "semi - supervised"):
         diff = split["compare"][pair]["vocals"]
         assert diff["ci_low"] <= diff["median_diff"] <= diff["ci_high"]
+    # a second invocation adds a recipe of the search: the runs and scores of the first are
+    # reused, and the new one is compared with each of them
+    cmd[cmd.index("--out") + 1] = str(tmp_path / "more.json")
+    cmd += ["--variants", "supervised,control,semi,semi_strong", "--reuse-scores"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (more,) = json.loads((tmp_path / "more.json").read_text())["seeds"]
+    again = more["splits"]["test_mir1k"]
+    assert again["sdr_median"]["control"] == split["sdr_median"]["control"]
+    assert again["compare"]["semi - control"] == split["compare"]["semi - control"]
+    assert {"semi_strong - control", "semi_strong - semi"} <= set(again["compare"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sepgan_lib import pipeline, spectral
+from sepgan_lib import pipeline, pools, spectral
 from sepgan_lib.config import make_config
 from sepgan_lib.errors import ConfigError, SepganError
 from sepgan_lib.plans import load_plan
@@ -128,9 +128,9 @@ def test_balanced_validation_takes_the_datasets_in_turn(musdb7_root, mir1k_root)
     roots = {"musdb": musdb7_root, "mir1k": mir1k_root}
     config = make_config("smoke", {"valid_balance": "datasets", "valid_max_songs": 4})
     plan = load_plan("musdb7_domains", roots, config)
-    chosen = pipeline.validation_tracks(plan, config)
+    chosen = pools.validation_tracks(plan, config)
     assert [t.dataset for t in chosen] == ["musdb", "mir1k", "musdb", "mir1k"]
-    songs = pipeline.validation_tracks(plan, config.replace(valid_balance="songs"))
+    songs = pools.validation_tracks(plan, config.replace(valid_balance="songs"))
     assert [t.dataset for t in songs] == ["musdb"] * 4  # the role's order: MUSDB first
     held_out = {t.key for t in plan.tracks("test_musdb")}
     used = {t.key for r in ("paired", "valid", "unpaired_mix") for t in plan.tracks(r)}
@@ -165,9 +165,9 @@ def test_a_remixed_balanced_run_trains_and_logs_each_dataset(tmp_path):
 def test_unpaired_max_songs_takes_the_first_songs_of_each_unpaired_role():
     config = make_config("smoke", {"unpaired_max_songs": 2})
     plan = load_plan("synthetic_shift", None, config)
-    pools = pipeline.build_pools(plan, config, "semi")
+    built = pools.build_pools(plan, config, "semi")
     for pool, role in (("mix", "unpaired_mix"), ("vocals", "unpaired_vocals")):
-        assert pools.unpaired[pool].names == [t.key for t in plan.tracks(role)[:2]]
+        assert built.unpaired[pool].names == [t.key for t in plan.tracks(role)[:2]]
     assert len(plan.tracks("unpaired_mix")) > 2
 
 
@@ -177,12 +177,12 @@ def test_unpaired_datasets_keeps_the_named_datasets_and_names_a_missing_one():
 
     songs = [Track(f"s{i}", ds, "train", "sum", ()) for i, ds in enumerate("abab")]
     keep_b = make_config("smoke", {"unpaired_datasets": "b", "unpaired_max_songs": 1})
-    assert [t.name for t in pipeline.unpaired_songs(songs, keep_b, "unpaired_mix")] == ["s1"]
+    assert [t.name for t in pools.unpaired_songs(songs, keep_b, "unpaired_mix")] == ["s1"]
     both = make_config("smoke", {"unpaired_datasets": " a, b "})
-    assert len(pipeline.unpaired_songs(songs, both, "unpaired_mix")) == 4
+    assert len(pools.unpaired_songs(songs, both, "unpaired_mix")) == 4
     everything = make_config("smoke")
-    assert pipeline.unpaired_songs(songs, everything, "unpaired_mix") == songs
+    assert pools.unpaired_songs(songs, everything, "unpaired_mix") == songs
     with pytest.raises(DataError, match=r"'unpaired_datasets' = 'mir1k'.*'unpaired_acc'.*a, b"):
-        pipeline.unpaired_songs(
+        pools.unpaired_songs(
             songs, make_config("smoke", {"unpaired_datasets": "mir1k"}), "unpaired_acc"
         )
