@@ -294,7 +294,7 @@ def search_table(recorded: dict) -> str:
     minus the best supervised model of its budget on each validation domain, best first."""
     lines = [_header(recorded), ""]
     lines.append(
-        "| recipe | steps | best supervised | MUSDB vocals | MUSDB accompaniment "
+        "| recipe | steps (best epoch) | best supervised | MUSDB vocals | MUSDB accompaniment "
         "| MIR-1K vocals | MIR-1K accompaniment | criterion | worst median |"
     )
     lines.append("|---|---|---|---|---|---|---|---|---|")
@@ -309,14 +309,15 @@ def search_table(recorded: dict) -> str:
         ]  # fmt: skip
         met = "met" if entry["criterion"]["met"] else "not met"
         lines.append(
-            f"| {entry['method']} | {', '.join(map(str, entry['steps']))} | "
+            f"| {entry['method']} | {', '.join(map(str, entry['steps']))} "
+            f"({', '.join(map(str, entry['best_epochs']))}) | "
             f"{', '.join(against)} | " + " | ".join(values) + f" | {met} | {entry['worst']:+.2f} |"
         )
     return "\n".join(lines)
 
 
 def unpaired_sizes_table(records: dict[int, dict]) -> str:
-    """The 8-paired-song point with 12, 24 or 48 unpaired songs in the semi run's pools."""
+    """The 8-paired-song point with N unpaired songs in the semi run's pools, one file each."""
     lines = []
     for songs, recorded in sorted(records.items()):
         lines.append(f"- {songs} unpaired songs: {_header(recorded)}")
@@ -339,8 +340,13 @@ def unpaired_sizes_table(records: dict[int, dict]) -> str:
     return "\n".join(lines)
 
 
+def _sizes(records: dict[int, dict]) -> str:
+    sizes = [str(n) for n in sorted(records)]
+    return ", ".join(sizes[:-1]) + f" and {sizes[-1]}" if len(sizes) > 1 else sizes[0]
+
+
 def unpaired_records() -> dict[int, dict]:
-    """``results/unpaired_<N>.json`` by N (the full pool of 48 songs has no cut)."""
+    """``results/unpaired_<N>.json`` by N (the full pool has no cut)."""
     records = {}
     for path in RESULTS.glob("unpaired_*.json"):
         records[int(path.stem.removeprefix("unpaired_"))] = json.loads(path.read_text())
@@ -408,7 +414,8 @@ def _optional_sections() -> list[str]:
     records = unpaired_records()
     if records:
         out += [
-            "## More unpaired data: 12, 24 and 48 unpaired songs (`synthetic_shift`, 8 paired)",
+            f"## More unpaired data: {_sizes(records)} unpaired songs (`synthetic_shift`, "
+            "8 paired)",
             "",
             unpaired_sizes_table(records),
             "",

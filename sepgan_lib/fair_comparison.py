@@ -213,7 +213,7 @@ def domain_criterion(rows: Sequence[Mapping]) -> dict:
 def recipe_search(recorded: Mapping) -> list[dict]:
     """The semi-supervised variants of a recorded search (``musdb7_recipe.py --splits valid``),
     each against the best supervised model of its budget on each validation domain:
-    ``rows`` (:func:`domain_rows` against ``best``), ``criterion``
+    ``steps`` and ``best_epochs`` (per seed), ``rows`` (:func:`domain_rows` against ``best``), ``criterion``
     (:func:`domain_criterion`) and ``worst``, the lowest median gain over the unpaired
     domain's vocals and both sources of the paired domain. Sorted best first: recipes that
     meet the criterion, then by ``worst``."""
@@ -228,9 +228,11 @@ def recipe_search(recorded: Mapping) -> list[dict]:
             for r in rows
             if DOMAINS[r["split"]] == "paired domain" or r["source"] == "vocals"
         ]
-        steps = {s["runs"][method]["steps"] for s in recorded["seeds"] if method in s["runs"]}
+        seeds = [s for s in recorded["seeds"] if method in s["runs"]]
+        steps = {s["runs"][method]["steps"] for s in seeds}
         out.append(
             {"method": method, "steps": sorted(steps), "rows": rows,
+             "best_epochs": [s["runs"][method]["best_epoch"] for s in seeds],
              "criterion": domain_criterion(rows), "worst": min(counted, default=float("-inf"))}
         )  # fmt: skip
     return sorted(out, key=lambda e: (not e["criterion"]["met"], -e["worst"]))

@@ -174,8 +174,8 @@ def test_recipe_search_compares_each_recipe_with_the_best_control_of_its_budget(
         "control": {"steps": 200, "best_valid_loss": 0.3},
         "control_remix": {"steps": 200, "best_valid_loss": 0.2},
         "control_long": {"steps": 600, "best_valid_loss": 0.1},
-        "semi": {"steps": 200, "best_valid_loss": 0.3},
-        "semi_long": {"steps": 600, "best_valid_loss": 0.3},
+        "semi": {"steps": 200, "best_valid_loss": 0.3, "best_epoch": 2},
+        "semi_long": {"steps": 600, "best_valid_loss": 0.3, "best_epoch": 5},
     }
     good, bad = (
         comparison((0.5, 0.2, 0.8), (0.1, -0.1, 0.3)),
@@ -194,6 +194,7 @@ def test_recipe_search_compares_each_recipe_with_the_best_control_of_its_budget(
     assert [e["method"] for e in search] == ["semi_long", "semi"]
     long, plain = search
     assert long["steps"] == [600] and {r["against_run"] for r in long["rows"]} == {"control_long"}
+    assert long["best_epochs"] == [5]
     assert long["criterion"]["met"] and long["worst"] == 0.1
     # against control_remix (the best of 200 steps by validation loss), not the plain control
     assert not plain["criterion"]["met"] and plain["worst"] == -0.4
