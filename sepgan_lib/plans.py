@@ -19,7 +19,7 @@ A selection picks from a dataset's songs in sorted order: ``subset`` filters, th
 (``"a:b"``), ``part`` (``"k/n"``: the k-th of n parts of sizes ``len // n``, the last one
 taking the rest, so 50 songs in thirds are 16/16/18) or ``names`` (a list) cut the list.
 
-Why one module of about 520 lines: the shipped plans are written in the schema this module
+Why one module of about 510 lines: the shipped plans are written in the schema this module
 checks and resolves, and the index cache keys on both; a third of it is the shipped plans.
 """
 
@@ -50,6 +50,26 @@ INDEX_VERSION = 1
 # --- shipped plans (the same schema as a YAML plan) ------------------------------------------
 
 _THIRDS_DATASETS = ("medleydb", "ccmixter", "ikala")
+
+
+def _musdb7_plan(name, description, valid, unpaired, held_out=None) -> dict[str, Any]:
+    """A plan of MUSDB18(-7)'s train songs (slices of the sorted list: 0:30 paired, then
+    ``valid``, ``unpaired`` and, when given, ``held_out`` as ``test_musdb``) and MIR-1K's
+    thirds (unpaired / valid / test_mir1k); the MUSDB test subset, when present, is ``test``."""
+
+    def musdb(part: str) -> dict:
+        return {"dataset": "musdb", "subset": "train", "slice": part}
+
+    roles = {
+        "paired": [musdb("0:30")],
+        "valid": [musdb(valid), {"dataset": "mir1k", "part": "2/3"}],
+        "unpaired": [musdb(unpaired), {"dataset": "mir1k", "part": "1/3"}],
+        "test": [{"dataset": "musdb", "subset": "test"}],
+        **({"test_musdb": [musdb(held_out)]} if held_out else {}),
+        "test_mir1k": [{"dataset": "mir1k", "part": "3/3"}],
+    }
+    return {"name": name, "description": description, "optional": ["mir1k"], "roles": roles}
+
 
 SHIPPED_PLANS: dict[str, dict[str, Any]] = {
     "synthetic": {
@@ -95,48 +115,24 @@ SHIPPED_PLANS: dict[str, dict[str, Any]] = {
             **{f"test_{d}": [{"dataset": d, "part": "3/3"}] for d in _THIRDS_DATASETS},
         },
     },
-    "musdb7": {
-        "name": "musdb7",
-        "description": "MUSDB18(-7) train: 30 paired, 14 valid, 50 unpaired; MIR-1K thirds "
+    "musdb7": _musdb7_plan(
+        "musdb7",
+        "MUSDB18(-7) train: 30 paired, 14 valid, 50 unpaired; MIR-1K thirds "
         "unpaired/valid/test_mir1k; musdb test subset -> test",
-        "optional": ["mir1k"],
-        "roles": {
-            "paired": [{"dataset": "musdb", "subset": "train", "slice": "0:30"}],
-            "valid": [
-                {"dataset": "musdb", "subset": "train", "slice": "30:44"},
-                {"dataset": "mir1k", "part": "2/3"},
-            ],
-            "unpaired": [
-                {"dataset": "musdb", "subset": "train", "slice": "44:"},
-                {"dataset": "mir1k", "part": "1/3"},
-            ],
-            "test": [{"dataset": "musdb", "subset": "test"}],
-            "test_mir1k": [{"dataset": "mir1k", "part": "3/3"}],
-        },
-    },
+        valid="30:44",
+        unpaired="44:",
+    ),
     # The fair test on both domains (issue 20): MUSDB songs held out of training and of
     # selection stand for the paired domain when the root has no test subset; validation
     # holds both domains (valid_balance = "datasets" weighs them equally).
-    "musdb7_domains": {
-        "name": "musdb7_domains",
-        "description": "MUSDB18(-7) train: 30 paired, 10 valid, 24 held out (test_musdb), "
+    "musdb7_domains": _musdb7_plan(
+        "musdb7_domains",
+        "MUSDB18(-7) train: 30 paired, 10 valid, 24 held out (test_musdb), "
         "30 unpaired; MIR-1K thirds unpaired/valid/test_mir1k; musdb test subset -> test",
-        "optional": ["mir1k"],
-        "roles": {
-            "paired": [{"dataset": "musdb", "subset": "train", "slice": "0:30"}],
-            "valid": [
-                {"dataset": "musdb", "subset": "train", "slice": "30:40"},
-                {"dataset": "mir1k", "part": "2/3"},
-            ],
-            "unpaired": [
-                {"dataset": "musdb", "subset": "train", "slice": "64:"},
-                {"dataset": "mir1k", "part": "1/3"},
-            ],
-            "test": [{"dataset": "musdb", "subset": "test"}],
-            "test_musdb": [{"dataset": "musdb", "subset": "train", "slice": "40:64"}],
-            "test_mir1k": [{"dataset": "mir1k", "part": "3/3"}],
-        },
-    },
+        valid="30:40",
+        unpaired="64:",
+        held_out="40:64",
+    ),
 }
 
 
