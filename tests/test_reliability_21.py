@@ -309,7 +309,10 @@ def test_ctrl_c_while_workers_run_is_one_line(tmp_path):
     command = [sys.executable, "-m", "sepgan_lib.cli", "data", "synth", str(tmp_path / "s")]
     command += ["--tracks", "400", "--seconds", "20"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(4.0)
+    deadline = time.monotonic() + 120  # a loaded machine starts the workers late
+    while not any((tmp_path / "s").rglob("*.wav")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # interrupt once the workers write songs, not during the imports
+    assert process.poll() is None, "data synth ended before it could be interrupted"
     os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
