@@ -109,10 +109,10 @@ def _comparison(base: dict, other: dict, allow_unhealthy: bool) -> dict:
     return {"n": diff["n"], **compare.interval_of(diff)}
 
 
-def _scores(run_dir, plan, roots, split, name, allow_unhealthy, reuse):
+def _scores(run_dir, plan, plan_name, roots, split, name, allow_unhealthy, reuse):
     """A run's evaluation on ``split``; with ``reuse``, the one saved in its folder when it
     was written after the run finished (a second invocation that adds variants)."""
-    saved, _ = evaluate.result_paths(run_dir, load_plan(plan, roots).name, split)
+    saved, _ = evaluate.result_paths(run_dir, plan_name, split)
     finished = Path(run_dir) / "finished.json"
     if reuse and saved.exists() and saved.stat().st_mtime >= finished.stat().st_mtime:
         return {**json.loads(saved.read_text()), "files": {"json": str(saved)}}
@@ -127,8 +127,8 @@ def _scores(run_dir, plan, roots, split, name, allow_unhealthy, reuse):
     )
 
 
-def _only(result: dict, names: set[str] | None, key: str = "tracks") -> list[dict]:
-    return [t for t in result[key] if names is None or t["name"] in names]
+def _only(tracks: list[dict], names: set[str] | None) -> list[dict]:
+    return [t for t in tracks if names is None or t["name"] in names]
 
 
 def _medians(tracks: list[dict]) -> dict:
@@ -138,11 +138,11 @@ def _medians(tracks: list[dict]) -> dict:
 def _split_record(scores: dict, names, variants, allow_unhealthy: bool) -> dict:
     """Medians (runs and baselines) and the comparisons of :func:`pairs` over the songs of
     ``names`` (``None``: all)."""
-    scores = {n: {**r, "tracks": _only(r, names)} for n, r in scores.items()}
+    scores = {n: {**r, "tracks": _only(r["tracks"], names)} for n, r in scores.items()}
     sup = scores["supervised"]
     medians = {name: _medians(r["tracks"]) for name, r in scores.items()}
     for method, tracks in sup.get("baseline_tracks", {}).items():
-        kept = [t for t in tracks if names is None or t["name"] in names]
+        kept = _only(tracks, names)
         if kept:
             medians[f"baseline {method}"] = _medians(kept)
     return {
@@ -214,13 +214,16 @@ def run_seed(
         if not allow_unhealthy:
             return out
         out["compared_unhealthy"] = True
+    data_plan = load_plan(plan, roots, config)
     for split in splits:
         scores = {
-            name: _scores(dirs[name], plan, roots, split, name, allow_unhealthy, reuse_scores)
+            name: _scores(
+                dirs[name], plan, data_plan.name, roots, split, name, allow_unhealthy, reuse_scores
+            )
             for name in variants
         }
         out["splits"][split] = _split_record(scores, None, variants, allow_unhealthy)
-        for dataset, names in dataset_groups(load_plan(plan, roots, config), split).items():
+        for dataset, names in dataset_groups(data_plan, split).items():
             record = _split_record(scores, names, variants, allow_unhealthy)
             out["splits"][f"{split}/{dataset}"] = record
     return out

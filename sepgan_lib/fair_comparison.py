@@ -134,7 +134,6 @@ def grid_rows(recorded: dict, source: str = "vocals") -> list[dict]:
 
 # --- the recorded real songs on both domains (experiments/musdb7_recipe.py --plan
 # musdb7_domains) ------------------------------------------------------------------------------
-SUPERVISED_VARIANTS = ("control", "control_remix")  # the equal-steps supervised models
 DOMAINS = {
     "test_musdb": "paired domain",
     "test": "paired domain",
@@ -221,8 +220,11 @@ def recipe_search(recorded: Mapping) -> list[dict]:
     for method in recorded["variants"]:
         if not method.startswith("semi"):
             continue
-        rows = [r for r in domain_rows(recorded, method) if r["split"] in DOMAINS]
-        rows = [r for r in rows if r["against"] == "best"]
+        rows = [
+            r
+            for r in domain_rows(recorded, method)
+            if r["split"] in DOMAINS and r["against"] == "best"
+        ]
         counted = [
             r["median_diff"]
             for r in rows
