@@ -8,8 +8,21 @@
    chapter reuses the training runs of an earlier one, and by later builds). The executed
    notebook replaces the staged copy. A failing chapter stops the build with the notebook's
    path and the error.
+   While the chapters run, the book's three training runs (the fair test of
+   :mod:`.fair_comparison`: supervised, then control and semi) are trained in a background
+   process (:func:`start_training`) in the very folders the chapters train them in; a chapter
+   that reaches its ``train`` call while the background trainer holds that run folder waits
+   for it (:data:`.runfolder.WAIT_FOR_LOCK`) and reuses the finished run. Once the background
+   training is done, no chapter trains anything any more: the remaining chapters run two at
+   a time, each in a process of its own (:func:`execute_chapters`). Each chapter's figures
+   are those of a build without the background: the same runs of the same seed, trained by
+   the same call in another process.
 3. ``jupyter-book build`` runs on the staged copy with execution off (no second execution) and
    warnings as errors; the HTML ends in ``<build-dir>/html`` (``_build/html/index.html``).
+
+Why one module of about 600 lines: one job, the build from the sources to the HTML, in the
+order it happens (the table of contents, the install line, the chapters' execution and its
+background training, staging, Jupyter Book, the Sphinx hook its ``_config.yml`` names).
 """
 
 from __future__ import annotations
@@ -27,10 +40,12 @@ from typing import Any
 
 import yaml
 
+from . import sidebyside
 from .config import make_config
 from .errors import BookError, ConfigError, DataError
 from .paths import ROOT
 from .plans import load_plan, parse_roots
+from .runfolder import WAIT_FOR_LOCK
 
 KERNEL_NAME = "python3"
 # the kernels' own logging (e.g. "Kernel is running over TCP without encryption" per chapter)
@@ -41,6 +56,11 @@ QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 # `sepgan: interrupted` says it once
 QUIET_LOGGERS = ("papermill", "asyncio")
 BIBLIOGRAPHY = "references.bib"
+BOOK_PLAN = "synthetic_shift"  # the chapters' default data plan (their parameters cell)
+# A chapter that names one of these trains (or reuses) the book's runs.
+USES_RUNS = ("chapter.run_dir(", "chapter.train_runs(")
+# Chapters at a time once no chapter trains any more (this machine's 2 cores).
+CHAPTERS_AT_ONCE = 2
 # Files a chapter leaves in <run_root>/static/ (the page "Separate your own song": models,
 # wasm, scripts) are copied into the built book's _static/ after the HTML build.
 STATIC = "static"
@@ -349,6 +369,100 @@ def _selected(notebooks: list[Path], chapters: Sequence[str] | None) -> list[Pat
     return [nb for nb in notebooks if nb.stem in wanted]
 
 
+def uses_runs(notebook: Path) -> bool:
+    """Whether a chapter trains or reads the book's runs (a code cell names
+    ``chapter.run_dir(`` or ``chapter.train_runs(``)."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    return any(marker in text for text in code for marker in USES_RUNS)
+
+
+def _train_runs(run_root: str, profile: str, plan, seed: int, roots) -> dict:
+    """The background trainer's work (in its own process): :func:`.fair_comparison.train_point`
+    of the three runs in :func:`.fair_comparison.run_dirs`; returns each run's steps."""
+    from . import fair_comparison  # deferred: TensorFlow, imported by the trainer's process only
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes: the log's noise
+    config = make_config(profile, {"seed": seed})
+    dirs = fair_comparison.run_dirs(run_root, config, profile, plan)
+    results = fair_comparison.train_point(dirs, config, profile, plan, roots)
+    return {run: {"steps": r.get("steps"), "run_dir": str(dirs[run])} for run, r in results.items()}
+
+
+def start_training(parameters: Mapping[str, Any], run_root: Path) -> sidebyside.Background:
+    """Train the chapters' three runs (supervised, then control and semi) in a background
+    process, in the folders the chapters use (:func:`.fair_comparison.run_dirs` of the
+    chapters' profile, plan, roots and seed). The plan's songs (the synthetic set, written
+    once) are made here first, so the trainer and chapter 1 do not both write them."""
+    profile, plan = parameters["profile"], parameters.get("plan", BOOK_PLAN)
+    seed = int(parameters.get("seed", 0))
+    roots = dict(parameters.get("roots") or {}) or None
+    load_plan(plan, roots, make_config(profile, {"seed": seed}))
+    return sidebyside.start(
+        "the background training", _train_runs, str(run_root), profile, plan, seed, roots
+    )
+
+
+def _execute_quietly(notebook, output, parameters, cwd, kernel_name, quiet) -> Path:
+    """:func:`execute_chapter` in a process of its own, with the build's quiet loggers."""
+    if quiet:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    return execute_chapter(notebook, output, parameters, cwd, kernel_name, quiet=quiet)
+
+
+def execute_chapters(
+    jobs: list[tuple[Path, Path]],
+    parameters: Mapping[str, Any],
+    kernel: str,
+    quiet: bool,
+    log: Callable[[str], None],
+    background: sidebyside.Background | None = None,
+) -> None:
+    """Execute ``jobs`` (``(notebook, output)`` in reading order): one at a time while the
+    ``background`` training runs, then :data:`CHAPTERS_AT_ONCE` at a time, each in a process
+    of its own (they only read the finished runs). The log names each chapter as it starts
+    and ends; the first failure stops the build (the chapters still running are stopped)."""
+    total, running = len(jobs), {}
+    try:
+        for i, (notebook, output) in enumerate(jobs, 1):
+            args = (notebook, output, parameters, output.parent, kernel, quiet)
+            if background is not None and not background.done():
+                log(f"[{i}/{total}] {_label(notebook)} ...")
+                start = time.perf_counter()
+                execute_chapter(*args[:4], kernel_name=kernel, quiet=quiet)
+                log(f"[{i}/{total}] {_label(notebook)} done in {time.perf_counter() - start:.1f} s")
+                continue
+            while len(running) >= CHAPTERS_AT_ONCE:
+                _finish_one(running, total, log)
+            log(f"[{i}/{total}] {_label(notebook)} ... (beside the chapter before it)")
+            running[i] = (
+                sidebyside.start(_label(notebook), _execute_quietly, *args),
+                time.perf_counter(),
+            )
+        while running:
+            _finish_one(running, total, log)
+    finally:
+        for chapter, _ in running.values():
+            chapter.stop()
+
+
+def _label(notebook: Path) -> str:
+    return f"{notebook.parent.name}/{notebook.name}"
+
+
+def _finish_one(running: dict, total: int, log: Callable[[str], None]) -> None:
+    """Wait for the first of the running chapters to end; log it (a failure raises)."""
+    while True:
+        for i, (chapter, start) in list(running.items()):
+            if chapter.done():
+                del running[i]
+                chapter.result()
+                log(f"[{i}/{total}] {chapter.name} done in {time.perf_counter() - start:.1f} s")
+                return
+        time.sleep(0.2)
+
+
 def build_book(
     profile: str = "cpu",
     plan: str | None = None,
@@ -359,12 +473,15 @@ def build_book(
     log: Callable[[str], None] = print,
     seed: int | None = None,
     quiet: bool = True,
+    background: bool = True,
 ) -> Path:
     """Execute the chapters and build the book; returns ``<build_dir>/html/index.html``.
 
     ``seed`` (default: the chapters' own) seeds every chapter's training runs and choices.
     The parameters are checked first (:func:`check_parameters`): on an error nothing is made.
-    ``quiet``: the kernels log errors only."""
+    ``quiet``: the kernels log errors only. ``background``: train the book's runs in a
+    background process while the chapters run (when a selected chapter uses them), and run
+    the chapters after it two at a time (see the module's docstring)."""
     parameters = check_parameters(profile, plan, roots, seed)
     source = Path(source).resolve()
     notebooks = chapter_notebooks(source)
@@ -385,15 +502,24 @@ def build_book(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     log(f"sepgan book: profile {profile}, plan {plan or '(chapter default)'}, {build_dir}")
     total = time.perf_counter()
-    for i, notebook in enumerate(selected, 1):
-        relative = notebook.relative_to(source)
-        output = stage / relative
-        log(f"[{i}/{len(selected)}] {relative} ...")
-        start = time.perf_counter()
-        execute_chapter(
-            notebook, output, parameters, cwd=output.parent, kernel_name=kernel, quiet=quiet
-        )
-        log(f"[{i}/{len(selected)}] {relative} done in {time.perf_counter() - start:.1f} s")
+    jobs = [(nb, stage / nb.relative_to(source)) for nb in selected]
+    waiting = os.environ.get(WAIT_FOR_LOCK)
+    os.environ[WAIT_FOR_LOCK] = "1"  # the kernels and the trainer share the run folders
+    trainer = None
+    try:
+        if background and any(uses_runs(nb) for nb in selected):
+            trainer = start_training(parameters, run_root)
+            log("training the book's runs in a background process")
+        execute_chapters(jobs, parameters, kernel, quiet, log, trainer)
+        if trainer is not None:
+            _log_training(trainer, log)
+    finally:
+        if trainer is not None:
+            trainer.stop()
+        if waiting is None:
+            os.environ.pop(WAIT_FOR_LOCK, None)
+        else:
+            os.environ[WAIT_FOR_LOCK] = waiting
     log("jupyter-book build (execution off, warnings as errors) ...")
     start = time.perf_counter()
     index = run_jupyter_book(stage, build_dir / "html")
@@ -402,6 +528,17 @@ def build_book(
     log(f"jupyter-book build done in {time.perf_counter() - start:.1f} s")
     log(f"book built in {time.perf_counter() - total:.1f} s: {index}")
     return index
+
+
+def _log_training(trainer: sidebyside.Background, log: Callable[[str], None]) -> None:
+    """The background training's end in the log. When it failed, the chapters trained the
+    runs themselves (they raise their own error if they could not): a note, not a stop."""
+    try:
+        trainer.result()
+        log("background training: done")
+    except Exception as err:
+        log(f"note: the background training failed ({type(err).__name__}: {err}); the "
+            "chapters trained their runs themselves")  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------

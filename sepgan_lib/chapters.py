@@ -7,8 +7,6 @@ The book's notebooks call :func:`setup_chapter` in their first code cell; the bu
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from .config import make_config
 from .display import save_figures_json
 from .errors import BookError
 from .evaluate import default_split
-from .fair_comparison import RUNS, run_configs, train_point
+from .fair_comparison import RUNS, run_configs, run_dirs, train_point
 from .plans import load_plan
 
 
@@ -44,20 +42,11 @@ class Chapter:
 
     def run_dir(self, run: str) -> Path:
         """The folder of a training run shared by all chapters: ``supervised``, ``control``
-        or ``semi`` (the three runs of :mod:`sepgan_lib.fair_comparison`).
-
-        The folder name carries a digest of the run's configuration and, for a continued run,
-        of the run it starts from, so a later build with another configuration (an upgraded
-        profile, a ``--set``) trains anew instead of refusing the old run folder.
-        """
+        or ``semi`` (the three runs of :mod:`sepgan_lib.fair_comparison`; the folder names
+        carry a digest of their configuration, :func:`fair_comparison.run_dirs`)."""
         if run not in RUNS:
             raise BookError(f"unknown run {run!r}; runs: {', '.join(RUNS)}")
-        plan_label = Path(self.plan).stem if Path(self.plan).suffix else self.plan
-        settings = self.run_configs[run].to_dict()
-        if run != "supervised":
-            settings["init_from"] = self.run_dir("supervised").name
-        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
-        return self.run_root / f"{plan_label}-{self.profile}-{run}-{digest}"
+        return run_dirs(self.run_root, self.config, self.profile, self.plan)[run]
 
     def train_runs(self, runs: Sequence[str] = ("supervised", "control", "semi")) -> dict:
         """Train (or reuse, when finished) ``runs`` of the fair test, in order; returns each

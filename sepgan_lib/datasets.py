@@ -19,16 +19,21 @@ Layouts (``<root>`` is what ``--root NAME=PATH`` points at):
   under ``<root>/Audio/``); vocals = the stems labelled as singing voice, each counted once.
 - ``synthetic``: ``<root>/{train,valid,test}/<song>/{mixture,vocals,accompaniment}.wav``.
 
-Why one module of about 570 lines: one job, a reader per layout (seven of them) around one
+Why one module of about 610 lines: one job, a reader per layout (seven of them) around one
 :class:`Track` record and one decode cache that every reader's tracks share.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +222,50 @@ def load_track_cached_raw(
 def load_track_cached(track: Track, sr: int = 8192) -> dict[str, np.ndarray]:
     """:meth:`Track.load`, decoded and resampled once, then kept as float32 in the cache."""
     return load_track_cached_raw(track, sr)[0]
+
+
+def _decode_into_cache(job: tuple[Track, int]) -> bool:
+    """A worker of :func:`decode_tracks`: one song into the cache (False when it failed: the
+    caller's own pass decodes it again and reports the error)."""
+    try:
+        load_track_cached_raw(*job)
+        return True
+    except Exception:
+        return False
+
+
+def _costly(track: Track, sr: int) -> bool:
+    """Whether decoding ``track`` takes more than reading a file: compressed streams (MP4) or
+    a sample rate other than ``sr`` (resampling)."""
+    return track.loader == "stems_mp4" or track.sample_rate != sr
+
+
+def decode_tracks(tracks, sr: int = 8192, jobs: int | None = None) -> int:
+    """Decode the ``tracks`` not in the cache yet (as :func:`load_track_cached` would, into
+    the cache folder, never the dataset root) over ``jobs`` processes (default: the CPUs this
+    process may use); returns the songs decoded here. Only songs that cost more than a file
+    read are decoded this way, and only when there are at least two per process (fewer do not
+    pay for starting the processes); the others are left to the caller's own pass, which also
+    reports any song that fails. The cache files are those of a decoding one by one: the same
+    function writes them."""
+    todo = {}
+    for track in tracks:
+        if _costly(track, sr) and not decoded_cache_path(track, sr).exists():
+            todo.setdefault(track.key, track)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    jobs = min(jobs or cpus, len(todo) // 2)
+    if jobs < 2:
+        return 0
+    # fork only while TensorFlow's threads do not exist in this process
+    method = "fork" if "tensorflow" not in sys.modules else "spawn"
+    context = multiprocessing.get_context(method)
+    work = [(track, sr) for track in todo.values()]
+    ignore = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=ignore) as pool:
+        return sum(pool.map(_decode_into_cache, work, chunksize=max(1, len(work) // (4 * jobs))))
 
 
 # --- helpers for readers ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ the grid over paired-song counts and seeds, ``experiments/musdb7_recipe.py`` the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,6 +51,25 @@ def run_configs(
     continued = continuation_config(config, profile, changes)
     semi = apply_overrides(continued, semi_changes) if semi_changes else continued
     return {"supervised": config, "control": continued, "semi": semi}
+
+
+def run_dirs(run_root, config: Config, profile: str, plan) -> dict[str, Path]:
+    """The folders of the book's three runs under ``run_root``, shared by all chapters:
+    ``<plan>-<profile>-<run>-<digest>``.
+
+    The digest is of the run's configuration and, for a continued run, of the folder it
+    starts from, so a later build with another configuration (an upgraded profile, a
+    ``--set``) trains anew instead of refusing the old run folder.
+    """
+    plan_label = Path(plan).stem if Path(plan).suffix else plan
+    configs, dirs = run_configs(config, profile), {}
+    for run in RUNS:  # the supervised run first: the others name its folder
+        settings = configs[run].to_dict()
+        if run != "supervised":
+            settings["init_from"] = dirs["supervised"].name
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+        dirs[run] = Path(run_root) / f"{plan_label}-{profile}-{run}-{digest}"
+    return dirs
 
 
 def train_point(

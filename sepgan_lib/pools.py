@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass
 
 from .config import Config
+from .datasets import decode_tracks
 from .errors import DataError, SepganError
 from .pipeline import (
     COMPLEX_SOURCES,
@@ -69,7 +70,8 @@ def unpaired_songs(tracks: list, config: Config, role: str) -> list:
 
 
 def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pools:
-    """Decode the songs of a plan's roles into spectrogram caches."""
+    """Decode the songs of a plan's roles into spectrogram caches (the songs not decoded
+    before are decoded in parallel first, :func:`.datasets.decode_tracks`)."""
     shapes = model_shapes(config)
     roles = plan.roles
     for role in ["paired", "valid"] + (
@@ -77,6 +79,18 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
     ):
         if not roles.get(role):
             raise SepganError(f"data plan {plan.name!r} has no song in role {role!r}")
+    # pool -> (role, source, shortest usable song in frames, sources that must be audible)
+    pools = {
+        "mix": ("unpaired_mix", "mixture", shapes.input[1], ()),
+        "vocals": ("unpaired_vocals", "vocals", shapes.desired[1], ("vocals",)),
+        "acc": ("unpaired_acc", "accompaniment", shapes.desired[1], ("accompaniment",)),
+    }
+    valid_tracks = validation_tracks(plan, config)
+    unpaired_tracks = {
+        pool: unpaired_songs(roles[role], config, role) for pool, (role, *_) in pools.items()
+    } if mode == "semi" else {}  # fmt: skip
+    every = [*roles["paired"], *valid_tracks, *(t for ts in unpaired_tracks.values() for t in ts)]
+    decode_tracks(every, config.expected_sr)
     kw = {"progress": progress}
     paired = SpectrogramCache.from_tracks(
         roles["paired"],
@@ -86,21 +100,14 @@ def build_pools(plan, config: Config, mode: str, progress: bool = False) -> Pool
         label="paired songs",
         **kw,
     )
-    valid_tracks = validation_tracks(plan, config)
     valid = SpectrogramCache.from_tracks(
         valid_tracks, config, min_frames=1, label="validation songs", **kw
     )
     unpaired = None
     if mode == "semi":
-        # pool -> (role, source, shortest usable song in frames, sources that must be audible)
-        pools = {
-            "mix": ("unpaired_mix", "mixture", shapes.input[1], ()),
-            "vocals": ("unpaired_vocals", "vocals", shapes.desired[1], ("vocals",)),
-            "acc": ("unpaired_acc", "accompaniment", shapes.desired[1], ("accompaniment",)),
-        }
         unpaired = {
             pool: SpectrogramCache.from_tracks(
-                unpaired_songs(roles[role], config, role),
+                unpaired_tracks[pool],
                 config,
                 (source,),
                 min_frames,

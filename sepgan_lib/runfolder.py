@@ -37,6 +37,11 @@ DEPLOYMENT_KEYS = ("strategy", "mixed_precision", "xla")
 # Keys that must agree between a run and the run its weights come from (--init-from).
 ARCHITECTURE_KEYS = ("num_layers", "base_filters", "num_frames")
 LOCK_FILE = ".lock"
+# When this environment variable is set (the book build sets it for its background trainer
+# and its chapters, which train the same runs), a trainer that finds its run folder locked by
+# another process waits for that process to release it (and then reuses the finished run)
+# instead of refusing.
+WAIT_FOR_LOCK = "SEPGAN_WAIT_FOR_BUSY_RUN"
 PLAN_FILE = "plan_index.json"
 
 
@@ -170,7 +175,10 @@ class RunLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 flocked = True
             except BlockingIOError:
-                raise self._busy(self.holder()) from None
+                if not os.environ.get(WAIT_FOR_LOCK):
+                    raise self._busy(self.holder()) from None
+                fcntl.flock(fd, fcntl.LOCK_EX)  # the other trainer's run: wait for it
+                flocked = True
             except OSError:  # no flock on this file system: trust the PID in the file
                 flocked = False
             previous = self.holder()
