@@ -2,7 +2,9 @@
 the baselines, and the run's ``eval/<plan>-<split>.{json,csv}``.
 
 The network runs in the main process; the CPU-heavy BSS Eval runs over songs in a pool of
-processes started with ``spawn`` (TensorFlow is loaded in the parent, so no ``fork``). A song
+processes started with ``spawn`` (TensorFlow is loaded in the parent, so no ``fork``), kept
+for the process's next evaluation. A song's mixture floor is scored once per process: the
+next run evaluated on the same song reuses it (:func:`.metrics.mixture_floor`). A song
 that cannot be loaded, separated or scored is listed under ``skipped`` with the reason instead
 of stopping the evaluation.
 """
@@ -29,7 +31,18 @@ from .cache import write_text_atomic
 from .datasets import load_track_cached
 from .errors import DataError, SepganError
 from .filtering import check_postfilter, config_label, with_postfilter
-from .metrics import BASELINES, METRICS, SOURCES, SR, format_db, score_song, summarize
+from .metrics import (
+    BASELINES,
+    METRICS,
+    SOURCES,
+    SR,
+    format_db,
+    known_floor,
+    remember_floor,
+    score_song,
+    song_key,
+    summarize,
+)
 from .names import checked_name
 from .plans import load_plan
 from .separate import load_run, separate_audio
@@ -128,14 +141,26 @@ def _score_in_processes(items, prepare, score, jobs, baselines, sr, bar) -> dict
     (``spawn``: TensorFlow is loaded here), at most ``2 * jobs`` songs in flight; the songs
     that could not be prepared are scored (as skipped) here."""
     results: dict[int, dict] = {}
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
-        try:
-            _submit_all(pool, items, prepare, score, jobs, baselines, sr, bar, results)
-        except BaseException:  # Ctrl-C or an error: no song waits for a worker in vain
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    pool = _pool(jobs)
+    try:
+        _submit_all(pool, items, prepare, score, jobs, baselines, sr, bar, results)
+    except BaseException:  # Ctrl-C or an error: no song waits for a worker in vain
+        _POOLS.pop(jobs, None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     return results
+
+
+# The pools of this process, by size, kept for its next evaluation: spawned workers take
+# seconds to start and import mir_eval (chapter 5 evaluates three runs one after another).
+_POOLS: dict[int, cf.ProcessPoolExecutor] = {}
+
+
+def _pool(jobs: int) -> cf.ProcessPoolExecutor:
+    if jobs not in _POOLS:
+        context = multiprocessing.get_context("spawn")
+        _POOLS[jobs] = cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker)
+    return _POOLS[jobs]
 
 
 def _submit_all(pool, items, prepare, score, jobs, baselines, sr, bar, results) -> None:
@@ -145,7 +170,10 @@ def _submit_all(pool, items, prepare, score, jobs, baselines, sr, bar, results) 
     def collect(block: bool) -> None:
         done, _ = cf.wait(pending, timeout=None if block else 0, return_when=cf.FIRST_COMPLETED)
         for future in done:
-            results[pending.pop(future)] = future.result()
+            i, key = pending.pop(future)
+            results[i] = future.result()
+            if results[i].get("floor") is not None:
+                remember_floor(key, results[i]["floor"])  # the next run scored on this song
             bar.update(1)
 
     for i, item in enumerate(items):
@@ -154,7 +182,9 @@ def _submit_all(pool, items, prepare, score, jobs, baselines, sr, bar, results) 
             results[i] = score(name, audio, estimate)
             bar.update(1)
             continue
-        pending[pool.submit(score_song, name, audio, estimate, baselines, sr)] = i
+        key = song_key(audio)
+        floor = known_floor(key)
+        pending[pool.submit(score_song, name, audio, estimate, baselines, sr, floor)] = (i, key)
         while len(pending) >= 2 * jobs:  # bound the songs held in memory
             collect(block=True)
         collect(block=False)

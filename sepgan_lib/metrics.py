@@ -22,6 +22,7 @@ Signals are mono arrays ``[samples]``; results are ``{source: {"SDR", "SIR", "SA
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from typing import Any
@@ -232,15 +233,59 @@ def baseline_estimates(mixture, sources: dict, method: str, sr: int = SR) -> dic
 # --- one song -------------------------------------------------------------------------------
 
 
-def score_with_floor(audio: dict, estimate: dict) -> tuple[dict, dict]:
+# The floors already computed in this process, by song (:func:`song_key`): every model scored
+# on a song has the same floor (chapter 5 scores three on the same songs, the health check of
+# each of the book's three runs the same validation songs). A bounded memo of small dicts.
+_FLOORS: dict[str, dict] = {}
+_MAX_FLOORS = 4096
+
+
+def song_key(audio: dict) -> str:
+    """A digest of a song's ``mixture``, ``vocals`` and ``accompaniment`` samples: the songs
+    with the same key have the same floor."""
+    digest = hashlib.sha1()
+    for name in ("mixture", *SOURCES):
+        signal = np.ascontiguousarray(audio[name], dtype=np.float32)
+        digest.update(str(signal.shape).encode())
+        digest.update(signal.tobytes())
+    return digest.hexdigest()
+
+
+def mixture_floor(audio: dict, key: str | None = None) -> dict:
+    """BSS Eval of the mixture as the estimate of both sources (the floor), computed once per
+    song in this process (``key``: :func:`song_key`, when the caller has it)."""
+    key = key or song_key(audio)
+    if key not in _FLOORS:
+        refs = {s: audio[s] for s in SOURCES}
+        floor = bss_eval(refs, baseline_estimates(audio["mixture"], refs, "mixture"))
+        if len(_FLOORS) >= _MAX_FLOORS:
+            _FLOORS.clear()
+        _FLOORS[key] = floor
+    return _FLOORS[key]
+
+
+def remember_floor(key: str, floor: dict) -> None:
+    """Keep a floor computed in another process (an evaluation's worker) for ``key``."""
+    if len(_FLOORS) >= _MAX_FLOORS:
+        _FLOORS.clear()
+    _FLOORS[key] = floor
+
+
+def known_floor(key: str) -> dict | None:
+    """The floor of the song ``key`` when this process has it, else None."""
+    return _FLOORS.get(key)
+
+
+def score_with_floor(audio: dict, estimate: dict, floor: dict | None = None) -> tuple[dict, dict]:
     """BSS Eval of ``estimate`` on one song and of the mixture as the estimate of both sources
-    (the floor): ``(model_metrics, floor_metrics)``, each as :func:`bss_eval` returns.
+    (the floor, :func:`mixture_floor`, or ``floor`` when the caller has it):
+    ``(model_metrics, floor_metrics)``, each as :func:`bss_eval` returns.
 
     ``audio`` holds mono ``mixture``, ``vocals`` and ``accompaniment``; raises
     :class:`SkippedSong` when the song cannot be scored.
     """
     refs = {s: audio[s] for s in SOURCES}
-    floor = bss_eval(refs, baseline_estimates(audio["mixture"], refs, "mixture"))
+    floor = floor if floor is not None else mixture_floor(audio)
     return bss_eval(refs, estimate), floor
 
 
@@ -251,15 +296,20 @@ def with_improvement(metrics: dict, floor: dict) -> dict:
     }
 
 
-def score_song(name: str, audio: dict, estimate: dict, baselines: bool, sr: int = SR) -> dict:
-    """``{"name", "metrics": {...} | None, "reason", "baselines": {method: metrics | None}}``."""
+def score_song(
+    name: str, audio: dict, estimate: dict, baselines: bool, sr: int = SR, floor=None
+) -> dict:
+    """``{"name", "metrics": {...} | None, "reason", "baselines": {method: metrics | None},
+    "floor"}`` (``floor``: the song's mixture floor when the caller has it, see
+    :func:`score_with_floor`; returned as ``floor`` for the caller to keep)."""
     refs = {s: audio[s] for s in SOURCES}
     out: dict[str, Any] = {"name": name, "metrics": None, "reason": None, "baselines": {}}
     try:
-        model, mix_metrics = score_with_floor(audio, estimate)
+        model, mix_metrics = score_with_floor(audio, estimate, floor)
     except SkippedSong as err:
         out["reason"] = err.reason
         return out
+    out["floor"] = mix_metrics
     out["metrics"] = with_improvement(model, mix_metrics)
     if baselines:
         out["baselines"]["mixture"] = with_improvement(mix_metrics, mix_metrics)

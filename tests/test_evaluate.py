@@ -323,3 +323,20 @@ def test_verdict_reads_the_interval():
     assert "no evidence" in verdict("vocals", {**entry, "ci_low": -0.5})
     assert "no conclusion" in verdict("vocals", {**entry, "n": 3})
     assert "nothing to compare" in verdict("vocals", {"n": 0})
+
+
+def test_a_songs_floor_is_scored_once_and_reused_by_the_next_run(monkeypatch):
+    from sepgan_lib import metrics
+
+    songs = [(f"floor{i}", _song(40 + i, seconds=2.0)) for i in range(2)]
+    estimator = _knowing(*(audio for _, audio in songs))
+    first = evaluate_tracks(songs, estimator, jobs=2, progress=False)  # floors from the workers
+    assert all(metrics.known_floor(metrics.song_key(audio)) for _, audio in songs)
+    calls = []
+    real = metrics.bss_eval
+    monkeypatch.setattr(metrics, "bss_eval", lambda r, e: calls.append(1) or real(r, e))
+    again = evaluate_tracks(songs, estimator, jobs=1, progress=False)  # here, floors known
+    assert len(calls) == len(songs)  # the estimates' BSS Eval only
+    for key, value in _flatten(first).items():
+        expected = pytest.approx(value, rel=1e-7, abs=1e-6) if isinstance(value, float) else value
+        assert parallel_value(again, key) == expected, key
