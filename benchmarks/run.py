@@ -155,8 +155,15 @@ def part_musdb(results: dict) -> None:
         results["musdb"] = {"skipped": f"{MUSDB} is absent"}
         return
     out = results.setdefault("musdb", {})
+    spec = {"root": str(MUSDB), "profile": "paper"}
+    # the songs decoded one by one (as before issue 23) against in parallel, each from an
+    # empty cache, one after the other in this run; then warm (the parallel run's cache)
+    with tempfile.TemporaryDirectory(prefix="sepgan-bench-cache-") as one_by_one:
+        log("  musdb: cold, decoded one by one")
+        out["cold_one_by_one"] = run_worker(
+            "musdb_first_batch", {**spec, "parallel_decode": False}, {"SEPGAN_CACHE": one_by_one}
+        )
     with tempfile.TemporaryDirectory(prefix="sepgan-bench-cache-") as cache:
-        spec = {"root": str(MUSDB), "profile": "paper"}
         for label in ("cold", "warm"):
             log(f"  musdb: {label}")
             out[label] = run_worker("musdb_first_batch", spec, {"SEPGAN_CACHE": cache})
@@ -292,7 +299,8 @@ def summarize(results: dict) -> dict:
                 "first_unpaired_batch_s": _get(musdb, k, "first_unpaired_batch_s"),
                 "import_s": _get(musdb, k, "import_s"),
             }
-            for k in ("cold", "warm")
+            for k in ("cold_one_by_one", "cold", "warm")
+            if k in musdb
         }
     sep = results.get("separate", {})
     if "variants" in sep:

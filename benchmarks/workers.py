@@ -268,27 +268,29 @@ def pipeline_rate(spec: dict) -> dict:
 def musdb_first_batch(spec: dict) -> dict:
     """Time to the first paired and unpaired batch on the musdb7 plan (semi pools)."""
     t_start = time.perf_counter()
-    from sepgan_lib import pipeline
+    from sepgan_lib import pipeline, pools
     from sepgan_lib.config import make_config
     from sepgan_lib.plans import load_plan
     from sepgan_lib.pools import build_pools
 
     t_import = time.perf_counter() - t_start
+    if not spec.get("parallel_decode", True):  # the songs decoded one by one, as before
+        pools.decode_tracks = lambda tracks, sr, jobs=None: 0
     config = make_config(spec.get("profile", "paper"))
     rss0 = _rss_mb()
     t0 = time.perf_counter()
     plan = load_plan("musdb7", [f"musdb={spec['root']}"], config)
     t_plan = time.perf_counter() - t0
-    pools = build_pools(plan, config, "semi")
+    built = build_pools(plan, config, "semi")
     t_pools = time.perf_counter() - t0
     rss_pools = _rss_mb()
-    paired = iter(pipeline.paired_dataset(pools.paired, config, seed=1))
+    paired = iter(pipeline.paired_dataset(built.paired, config, seed=1))
     next(paired)
     t_paired = time.perf_counter() - t0
-    unpaired = iter(pipeline.unpaired_dataset(pools.unpaired, config, seed=1))
+    unpaired = iter(pipeline.unpaired_dataset(built.unpaired, config, seed=1))
     next(unpaired)
     t_unpaired = time.perf_counter() - t0
-    caches = {"paired": pools.paired, "valid": pools.valid, **(pools.unpaired or {})}
+    caches = {"paired": built.paired, "valid": built.valid, **(built.unpaired or {})}
     cache_bytes = sum(a.nbytes for c in caches.values() for a in c.frames.values())
     memo_bytes = sum(a.nbytes for d in pipeline._SPECTROGRAM_MEMO.values() for a in d.values())
     return {
@@ -305,7 +307,9 @@ def musdb_first_batch(spec: dict) -> dict:
         "rss_after_pools_mb": rss_pools,
         "rss_after_batches_mb": _rss_mb(),
         "maxrss_mb": _maxrss_mb(),
-        "problems": pools.problems(),
+        "problems": built.problems(),
+        "parallel_decode": spec.get("parallel_decode", True),
+        "loadavg": os.getloadavg(),
     }
 
 

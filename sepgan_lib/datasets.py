@@ -259,9 +259,13 @@ def decode_tracks(tracks, sr: int = 8192, jobs: int | None = None) -> int:
     jobs = min(jobs or cpus, len(todo) // 2)
     if jobs < 2:
         return 0
-    # fork only while TensorFlow's threads do not exist in this process
-    method = "fork" if "tensorflow" not in sys.modules else "spawn"
-    context = multiprocessing.get_context(method)
+    # fork only while TensorFlow's threads do not exist in this process; else forked from a
+    # server process that imported this module once (cheaper than a spawn per worker)
+    if "tensorflow" not in sys.modules:
+        context = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
     work = [(track, sr) for track in todo.values()]
     ignore = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=ignore) as pool:
