@@ -189,6 +189,47 @@ def chapter_rows(lines, cells, samples, end: float) -> list[dict]:
     return out
 
 
+def markdown(result: dict, top: int = 12) -> str:
+    """The README's block: the run's header, a row per chapter, the slowest cells."""
+    load = f"load average {result['loadavg_start'][0]:.1f} at start, {result['loadavg_end'][0]:.1f} at end"
+    lines = [
+        f"Run of {result['date']} at commit {result['commit']} on {result['machine']} "
+        f"(`{result['command'].split(' book ', 1)[-1]}`, nice {result['nice']}); {load}.",
+        f"Total {result['wall_s']:.0f} s wall, {result['cpu_s_children']:.0f} CPU s, "
+        f"**{result['cpu_percent']:.0f} % CPU** (200 % = both cores), peak RSS of the build's "
+        f"process tree {result['peak_tree_rss_mib']} MiB.",
+        "",
+        "| chapter | starts at (s) | wall (s) | CPU (s) | CPU % | kernel start-up (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["chapters"]:
+        lines.append(
+            f"| {row['chapter']} | {row.get('start_s', '')} | {row['wall_s']} | {row['cpu_s']} | "
+            f"{row['cpu_percent']} | {row['kernel_start_s'] if row['kernel_start_s'] is not None else ''} |"
+        )
+    lines += [
+        "",
+        f"The {top} slowest cells (CPU % of the whole build's tree while the cell ran):",
+        "",
+    ]
+    lines += ["| chapter | cell | wall (s) | CPU % | first line |", "|---|---|---|---|---|"]
+    for row in sorted(result["cells"], key=lambda r: -r["wall_s"])[:top]:
+        text = row["first_line"].replace("|", "\\|")
+        lines.append(
+            f"| {row['chapter']} | {row['cell']} | {row['wall_s']} | {row['cpu_percent']} | `{text}` |"
+        )
+    return "\n".join(lines)
+
+
+def update_readme(block: str, readme: Path = HERE / "README.md") -> None:
+    """Replace the text between ``<!-- book:start -->`` and ``<!-- book:end -->``."""
+    text = readme.read_text()
+    start, end = "<!-- book:start -->", "<!-- book:end -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{block}\n{end}{tail}")
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(
@@ -206,6 +247,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="results JSON (default: none)")
     parser.add_argument("--every", type=float, default=0.5, help="seconds between samples")
     parser.add_argument("--top", type=int, default=15, help="slowest cells printed")
+    parser.add_argument("--update-readme", action="store_true", help="rewrite README's block")
     args, extra = parser.parse_known_args(argv)
     sepgan = Path(sys.executable).with_name("sepgan")
     build_dir = Path(args.build_dir).resolve()
@@ -250,6 +292,8 @@ def main(argv=None) -> int:
         )
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    if args.update_readme:
+        update_readme(markdown(result))
     return run["returncode"]
 
 

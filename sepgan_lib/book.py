@@ -420,14 +420,15 @@ def execute_chapters(
     background: sidebyside.Background | None = None,
 ) -> None:
     """Execute ``jobs`` (``(notebook, output)`` in reading order): one at a time while the
-    ``background`` training runs, then :data:`CHAPTERS_AT_ONCE` at a time, each in a process
-    of its own (they only read the finished runs). The log names each chapter as it starts
+    ``background`` training runs (and all of them without one), then, once it is done,
+    :data:`CHAPTERS_AT_ONCE` at a time, each in a process of its own (they only read the
+    finished runs). The log names each chapter as it starts
     and ends; the first failure stops the build (the chapters still running are stopped)."""
     total, running = len(jobs), {}
     try:
         for i, (notebook, output) in enumerate(jobs, 1):
             args = (notebook, output, parameters, output.parent, kernel, quiet)
-            if background is not None and not background.done():
+            if background is None or not background.done():
                 log(f"[{i}/{total}] {_label(notebook)} ...")
                 start = time.perf_counter()
                 execute_chapter(*args[:4], kernel_name=kernel, quiet=quiet)
