@@ -419,3 +419,9 @@ def test_blind_ab_switches_and_stays_blind_until_revealed_without_a_kernel(smoke
         assert not any(label in states[state]["text"] for label in labels), states[state]["text"]
     revealed = states["revealed"]["answer"]
     assert all(label in revealed for label in labels), revealed
+
+
+def test_the_chapters_that_train_or_read_the_runs_start_the_background_training():
+    uses = {nb.stem[:2]: book.uses_runs(nb) for nb in book.chapter_notebooks(ROOT)}
+    assert uses == {"01": False, "02": False, "03": True, "04": True, "05": True, "06": True,
+                    "07": True}  # fmt: skip
