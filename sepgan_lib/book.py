@@ -13,8 +13,8 @@
    process (:func:`start_training`) in the very folders the chapters train them in; a chapter
    that reaches its ``train`` call while the background trainer holds that run folder waits
    for it (:data:`.runfolder.WAIT_FOR_LOCK`) and reuses the finished run. Once the background
-   training is done, no chapter trains anything any more: the remaining chapters run two at
-   a time, each in a process of its own (:func:`execute_chapters`). Each chapter's figures
+   training is done, no chapter trains anything any more: a chapter starts beside the one
+   still running, two at a time, each in a process of its own (:func:`execute_chapters`). Each chapter's figures
    are those of a build without the background: the same runs of the same seed, trained by
    the same call in another process.
 3. ``jupyter-book build`` runs on the staged copy with execution off (no second execution) and
@@ -419,30 +419,36 @@ def execute_chapters(
     log: Callable[[str], None],
     background: sidebyside.Background | None = None,
 ) -> None:
-    """Execute ``jobs`` (``(notebook, output)`` in reading order): one at a time while the
-    ``background`` training runs (and all of them without one), then, once it is done,
-    :data:`CHAPTERS_AT_ONCE` at a time, each in a process of its own (they only read the
-    finished runs). The log names each chapter as it starts
-    and ends; the first failure stops the build (the chapters still running are stopped)."""
-    total, running = len(jobs), {}
-    try:
+    """Execute ``jobs`` (``(notebook, output)``), started in reading order.
+
+    Without a ``background`` training, one at a time in this process. With one, each chapter
+    runs in a process of its own: one at a time while the background trainer works (it has
+    the other core), and as soon as it is done a chapter starts beside the one running, up to
+    :data:`CHAPTERS_AT_ONCE` (no chapter trains any more: they read the finished runs). The
+    log names each chapter as it starts and ends; the first failure stops the build (the
+    chapters still running are stopped)."""
+    total = len(jobs)
+    if background is None:
         for i, (notebook, output) in enumerate(jobs, 1):
-            args = (notebook, output, parameters, output.parent, kernel, quiet)
-            if background is None or not background.done():
-                log(f"[{i}/{total}] {_label(notebook)} ...")
-                start = time.perf_counter()
-                execute_chapter(*args[:4], kernel_name=kernel, quiet=quiet)
-                log(f"[{i}/{total}] {_label(notebook)} done in {time.perf_counter() - start:.1f} s")
+            log(f"[{i}/{total}] {_label(notebook)} ...")
+            start = time.perf_counter()
+            execute_chapter(notebook, output, parameters, output.parent, kernel, quiet=quiet)
+            log(f"[{i}/{total}] {_label(notebook)} done in {time.perf_counter() - start:.1f} s")
+        return
+    pending, running = list(enumerate(jobs, 1)), {}
+    try:
+        while pending or running:
+            _reap(running, total, log)
+            free = len(running) < (CHAPTERS_AT_ONCE if background.done() else 1)
+            if pending and free:
+                i, (notebook, output) = pending.pop(0)
+                beside = " (beside the chapter before it)" if running else ""
+                log(f"[{i}/{total}] {_label(notebook)} ...{beside}")
+                args = (notebook, output, parameters, output.parent, kernel, quiet)
+                chapter = sidebyside.start(_label(notebook), _execute_quietly, *args)
+                running[i] = (chapter, time.perf_counter())
                 continue
-            while len(running) >= CHAPTERS_AT_ONCE:
-                _finish_one(running, total, log)
-            log(f"[{i}/{total}] {_label(notebook)} ... (beside the chapter before it)")
-            running[i] = (
-                sidebyside.start(_label(notebook), _execute_quietly, *args),
-                time.perf_counter(),
-            )
-        while running:
-            _finish_one(running, total, log)
+            time.sleep(0.2)
     finally:
         for chapter, _ in running.values():
             chapter.stop()
@@ -452,16 +458,13 @@ def _label(notebook: Path) -> str:
     return f"{notebook.parent.name}/{notebook.name}"
 
 
-def _finish_one(running: dict, total: int, log: Callable[[str], None]) -> None:
-    """Wait for the first of the running chapters to end; log it (a failure raises)."""
-    while True:
-        for i, (chapter, start) in list(running.items()):
-            if chapter.done():
-                del running[i]
-                chapter.result()
-                log(f"[{i}/{total}] {chapter.name} done in {time.perf_counter() - start:.1f} s")
-                return
-        time.sleep(0.2)
+def _reap(running: dict, total: int, log: Callable[[str], None]) -> None:
+    """Log the running chapters that ended (a failure raises its error)."""
+    for i, (chapter, start) in list(running.items()):
+        if chapter.done():
+            del running[i]
+            chapter.result()
+            log(f"[{i}/{total}] {chapter.name} done in {time.perf_counter() - start:.1f} s")
 
 
 def build_book(
