@@ -134,7 +134,11 @@ def cell_rows(stage: Path, samples) -> list[dict]:
         nb = json.loads(path.read_text())
         for index, cell in enumerate(nb["cells"]):
             meta = cell.get("metadata", {}).get("papermill", {})
-            if cell["cell_type"] != "code" or not meta.get("start_time"):
+            if (
+                cell["cell_type"] != "code"
+                or not meta.get("start_time")
+                or not meta.get("end_time")
+            ):
                 continue
             t0, t1 = _iso(meta["start_time"]), _iso(meta["end_time"])
             cpu = _cpu_between(samples, t0, t1)

@@ -11,7 +11,9 @@ demonstrations) run in separate processes fill the other core. Processes are sta
 
 A call is pickled with ``cloudpickle``, so a function defined in a notebook (and what it
 refers to: its configuration, the pools of songs) travels by value; the result comes back
-the same way (Keras models included). A call that raises raises the same exception in
+the same way (Keras models included). The child first imports the library modules the
+parent has imported, and the parent those of the child before it unpickles the result: Keras
+finds a model's registered layers (``unet.CropLike``) only in an imported module. A call that raises raises the same exception in
 the caller (with the child's traceback as a note), or a :class:`SideBySideError` naming the
 call when the exception cannot be pickled or the process died. ``threads``
 sets TensorFlow's intra-op pool size of the child (``TF_NUM_INTRAOP_THREADS``, read when
@@ -20,9 +22,11 @@ TensorFlow starts) and its BLAS threads.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,7 +38,12 @@ class SideBySideError(SepganError):
     """A call run in another process failed; the message holds the child's traceback."""
 
 
-def _child(payload: bytes, connection, threads: int | None) -> None:
+def _library() -> list[str]:
+    """The library's modules this process has imported."""
+    return sorted(name for name in sys.modules if name.startswith("sepgan_lib."))
+
+
+def _child(payload: bytes, connection, threads: int | None, library: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if threads:
         for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -42,8 +51,10 @@ def _child(payload: bytes, connection, threads: int | None) -> None:
     import cloudpickle  # deferred: only the child unpickles by value
 
     try:
+        for name in library:  # as in the parent: e.g. the layers a saved model is loaded with
+            importlib.import_module(name)
         fn, args, kwargs = cloudpickle.loads(payload)
-        message = ("ok", cloudpickle.dumps(fn(*args, **kwargs)))
+        message = ("ok", cloudpickle.dumps(fn(*args, **kwargs)), _library())
     except BaseException as err:  # sent to the parent, which re-raises it
         text = f"{type(err).__name__}: {err}\n{traceback.format_exc()}"
         try:
@@ -66,7 +77,10 @@ class Background:
         context = multiprocessing.get_context("spawn")
         self._receive, send = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=_child, args=(payload, send, threads), name=f"sepgan-{name}", daemon=True
+            target=_child,
+            args=(payload, send, threads, _library()),
+            name=f"sepgan-{name}",
+            daemon=True,
         )
         self.process.start()
         send.close()
@@ -103,6 +117,8 @@ class Background:
             raise err
         if status == "error":
             raise SideBySideError(f"{self.name} (in process {self.process.pid}) failed: {body}")
+        for name in text[0] if text else ():  # e.g. the layers a Keras model is rebuilt from
+            importlib.import_module(name)
         return cloudpickle.loads(body)
 
     def stop(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -131,3 +133,44 @@ def test_a_run_trained_in_another_process_is_the_run_trained_here(tmp_path):
     assert [[h[k] for k in keys] for h in here["history"]] == [
         [h[k] for k in keys] for h in there["history"]
     ]
+
+
+MODEL_SCRIPT = """
+import sys
+
+from sepgan_lib import sidebyside
+
+
+def build():
+    from sepgan_lib import shapes, unet
+
+    return unet.build_separator(shapes.unet_shapes((256, 16), 2).input, 2, 4)
+
+
+def load(path):
+    import keras  # no layer of the library imported here: the child has the parent's
+
+    return keras.models.load_model(path, compile=False).count_params()
+
+
+if __name__ == "__main__":
+    model = sidebyside.start("a separator", build).result()
+    assert "sepgan_lib.unet" in sys.modules  # imported here to rebuild the model's layers
+    model.save(sys.argv[1])
+    assert sidebyside.start("a loaded separator", load, sys.argv[1]).result() == model.count_params()
+    print(type(model).__name__, model.count_params())
+"""
+
+
+def test_a_library_model_travels_to_and_from_processes_that_never_imported_its_layers(tmp_path):
+    script = tmp_path / "model_back.py"
+    script.write_text(MODEL_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "separator.keras")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    name, count = done.stdout.split()[-2:]
+    assert name == "Functional" and int(count) > 0
