@@ -221,7 +221,7 @@ def _reject_constant(name):
 @pytest.mark.slow
 @pytest.mark.book
 def test_every_chapter_executes_in_order_and_writes_its_figures(smoke_book):
-    ended = []
+    started = []
     for path in NOTEBOOKS:
         executed = smoke_book / "source" / path.relative_to(ROOT)
         nb = nbformat.read(executed, as_version=4)
@@ -239,10 +239,12 @@ def test_every_chapter_executes_in_order_and_writes_its_figures(smoke_book):
             for output in cell.get("outputs", [])
         ]
         assert any("sepgan-widget" in h for h in html_outputs), f"{path.name}: no widget"
-        ended.append(meta["end_time"])
+        started.append(meta["start_time"])
         figures = smoke_book / "runs" / "figures" / f"{path.stem}.json"
         assert figures.exists(), f"{path.name} did not write {figures}"
         data = json.loads(figures.read_text(), parse_constant=_reject_constant)
         assert data, f"{figures} is empty"
         _finite_numbers(data, path.stem)
-    assert ended == sorted(ended), "the chapters ran in the order of _toc.yml"
+    # started in the order of _toc.yml (once the book's runs are trained, book.execute_chapters
+    # starts a chapter beside the one still running: their ends need not be in order)
+    assert started == sorted(started), "the chapters started in the order of _toc.yml"
