@@ -174,3 +174,9 @@ def test_a_library_model_travels_to_and_from_processes_that_never_imported_its_l
     assert done.returncode == 0, done.stderr[-2000:]
     name, count = done.stdout.split()[-2:]
     assert name == "Functional" and int(count) > 0
+
+
+def test_threads_sets_the_childs_pools_before_tensorflow_starts():
+    child = sidebyside.start("threads", os.environ.get, "TF_NUM_INTRAOP_THREADS", threads=1)
+    assert child.result() == "1"
+    assert sidebyside.start("no threads", os.getpid).result() != os.getpid()
