@@ -176,7 +176,11 @@ def test_a_library_model_travels_to_and_from_processes_that_never_imported_its_l
     assert name == "Functional" and int(count) > 0
 
 
-def test_threads_sets_the_childs_pools_before_tensorflow_starts():
-    child = sidebyside.start("threads", os.environ.get, "TF_NUM_INTRAOP_THREADS", threads=1)
-    assert child.result() == "1"
-    assert sidebyside.start("no threads", os.getpid).result() != os.getpid()
+def _intra_op_threads():
+    return os.environ.get("TF_NUM_INTRAOP_THREADS")  # read in the child's own environment
+
+
+def test_threads_sets_the_childs_pools_before_tensorflow_starts(monkeypatch):
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    assert sidebyside.start("one thread", _intra_op_threads, threads=1).result() == "1"
+    assert sidebyside.start("default threads", _intra_op_threads).result() is None
