@@ -19,7 +19,7 @@ Layouts (``<root>`` is what ``--root NAME=PATH`` points at):
   under ``<root>/Audio/``); vocals = the stems labelled as singing voice, each counted once.
 - ``synthetic``: ``<root>/{train,valid,test}/<song>/{mixture,vocals,accompaniment}.wav``.
 
-Why one module of about 610 lines: one job, a reader per layout (seven of them) around one
+Why one module of about 620 lines: one job, a reader per layout (seven of them) around one
 :class:`Track` record and one decode cache that every reader's tracks share.
 """
 
