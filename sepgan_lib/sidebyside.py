@@ -80,7 +80,7 @@ class Background:
             target=_child,
             args=(payload, send, threads, _library()),
             name=f"sepgan-{name}",
-            daemon=True,
+            daemon=False,  # it may start processes of its own (a decoding or scoring pool)
         )
         self.process.start()
         send.close()

@@ -184,3 +184,15 @@ def test_threads_sets_the_childs_pools_before_tensorflow_starts(monkeypatch):
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
     assert sidebyside.start("one thread", _intra_op_threads, threads=1).result() == "1"
     assert sidebyside.start("default threads", _intra_op_threads).result() is None
+
+
+def _pool_inside():
+    import concurrent.futures
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(os.getpid).result()
+
+
+def test_a_call_may_start_processes_of_its_own():
+    assert sidebyside.start("a pool inside", _pool_inside).result() != os.getpid()
