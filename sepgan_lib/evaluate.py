@@ -19,6 +19,8 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,9 @@ def _init_worker() -> None:
     # Ctrl-C reaches every process of the terminal: the parent stops the pool and says so in
     # one line; a worker printing its own KeyboardInterrupt traceback would bury that line
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the pool outlives one evaluation (_POOLS): a worker whose parent was killed (a kernel
+    # stopped) would wait for work for ever, so it ends when its parent is gone
+    threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:  # one BLAS thread per worker: the pool already uses the cores
         from threadpoolctl import threadpool_limits  # optional: comes with scikit-learn
@@ -59,6 +64,12 @@ def _init_worker() -> None:
         threadpool_limits(1)
     except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
+
+
+def _end_with_parent(parent: int, every: float = 2.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
 
 
 # --- many songs ------------------------------------------------------------------------------

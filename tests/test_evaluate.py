@@ -340,3 +340,44 @@ def test_a_songs_floor_is_scored_once_and_reused_by_the_next_run(monkeypatch):
     for key, value in _flatten(first).items():
         expected = pytest.approx(value, rel=1e-7, abs=1e-6) if isinstance(value, float) else value
         assert parallel_value(again, key) == expected, key
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from sepgan_lib import evaluate
+
+if __name__ == "__main__":
+    pool = evaluate._pool(2)
+    pids = {pool.submit(os.getpid).result() for _ in range(4)}
+    print(" ".join(map(str, sorted(pids))), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_kept_pool_s_workers_end_when_their_parent_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "orphans.py"
+    script.write_text(ORPHAN_SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(p) for p in parent.stdout.readline().split()]
+    assert workers and parent.pid not in workers
+    os.kill(parent.pid, signal.SIGKILL)  # no clean shutdown: the workers are orphans
+    parent.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as handle:  # a zombie waits for init to reap it
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 60
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(alive(pid) for pid in workers), "a worker outlived its parent"
