@@ -28,13 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
+
+from run import machine_info  # benchmarks/run.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 SETUP_IMPORTS = (
@@ -172,6 +173,11 @@ def start_up(reps: int) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "cores": cpu / wall, "reps": reps}
 
 
+def machine_text() -> str:
+    info = machine_info()
+    return f"{info['cpus']} cores, {info.get('cpu', 'unknown CPU')}, TensorFlow {info.get('tensorflow')}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="2/2,1/1,1/2,2/1", help="intra/inter variants")
@@ -189,7 +195,7 @@ def main(argv=None) -> int:
     result = {
         "date": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         "commit": commit,
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "machine": machine_text(),
         "nice": os.nice(0),
         "loadavg_start": os.getloadavg(),
         "kernel_start_up": start_up(3),

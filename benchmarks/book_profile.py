@@ -21,14 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
+
+from run import machine_info  # benchmarks/run.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -50,10 +52,24 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_usage(root: int) -> tuple[float, int]:
-    """CPU seconds (user + system of the living processes and of their reaped children) and
-    resident bytes of ``root`` and its descendants."""
-    tree, todo, cpu, rss = _children(), [root], 0.0, 0
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size of ``pid`` (its private pages plus its share of the pages it
+    shares, e.g. TensorFlow's libraries mapped by every kernel): summed over a tree it counts
+    each page once, where summed RSS counts a shared page once per process."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_usage(root: int) -> tuple[float, int, int]:
+    """CPU seconds (user + system of the living processes and of their reaped children),
+    resident bytes and proportional set size (bytes) of ``root`` and its descendants."""
+    tree, todo, cpu, rss, pss = _children(), [root], 0.0, 0, 0
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, []))
@@ -65,15 +81,18 @@ def tree_usage(root: int) -> tuple[float, int]:
         # fields[11:15]: utime, stime, cutime, cstime; fields[21]: rss in pages
         cpu += sum(int(x) for x in fields[11:15]) / TICK
         rss += int(fields[21]) * PAGE
-    return cpu, rss
+        pss += _pss_bytes(pid)
+    return cpu, rss, pss
 
 
-def run_sampled(command: list[str], every: float, log_path: Path) -> dict:
+def run_sampled(command: list[str], every: float, log_path: Path, env: dict | None = None) -> dict:
     """Run ``command`` and sample its process tree; returns the samples and the log's lines
     (each with the time it was read: the build's ``[i/n] chapter ...`` lines mark chapters)."""
     samples, loads, lines = [], [], []
     start = time.time()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
 
     def read() -> None:
         with open(log_path, "w") as log:
@@ -86,9 +105,9 @@ def run_sampled(command: list[str], every: float, log_path: Path) -> dict:
     reader.start()
     last_load = 0.0
     while proc.poll() is None:
-        cpu, rss = tree_usage(proc.pid)
+        cpu, rss, pss = tree_usage(proc.pid)
         now = time.time()
-        samples.append((now, cpu, rss))
+        samples.append((now, cpu, rss, pss))
         if now - last_load >= 10:
             loads.append((round(now - start, 1), *os.getloadavg()))
             last_load = now
@@ -104,6 +123,7 @@ def run_sampled(command: list[str], every: float, log_path: Path) -> dict:
         "loads": loads,
         "lines": lines,
         "children_cpu": children.ru_utime + children.ru_stime,
+        "children_maxrss_kib": children.ru_maxrss,
     }
 
 
@@ -117,7 +137,7 @@ def _cpu_between(samples, t0: float, t1: float) -> float:
             return samples[0][1] if samples else 0.0
         if not after:
             return samples[-1][1]
-        (ta, ca, _), (tb, cb, _) = before[-1], after[0]
+        (ta, ca, *_), (tb, cb, *_) = before[-1], after[0]
         return ca if tb == ta else ca + (cb - ca) * (t - ta) / (tb - ta)
 
     return max(at(t1) - at(t0), 0.0)
@@ -198,10 +218,14 @@ def markdown(result: dict, top: int = 12) -> str:
     load = f"load average {result['loadavg_start'][0]:.1f} at start, {result['loadavg_end'][0]:.1f} at end"
     lines = [
         f"Run of {result['date']} at commit {result['commit']} on {result['machine']} "
-        f"(`{result['command'].split(' book ', 1)[-1]}`, nice {result['nice']}); {load}.",
+        f"(`{result['command'].split(' book ', 1)[-1]}`, nice {result['nice']}"
+        + "".join(f", {k}={v}" for k, v in result.get("env", {}).items())
+        + f"); {load}.",
         f"Total {result['wall_s']:.0f} s wall, {result['cpu_s_children']:.0f} CPU s, "
         f"**{result['cpu_percent']:.0f} % CPU** (200 % = both cores), peak RSS of the build's "
-        f"process tree {result['peak_tree_rss_mib']} MiB.",
+        f"process tree {result['peak_tree_rss_mib']} MiB (PSS, each shared page once: "
+        f"{result.get('peak_tree_pss_mib', '?')} MiB; largest single process "
+        f"{result.get('largest_process_rss_mib', '?')} MiB).",
         "",
         "| chapter | starts at (s) | wall (s) | CPU (s) | CPU % | kernel start-up (s) |",
         "|---|---|---|---|---|---|",
@@ -243,6 +267,11 @@ def git_commit() -> str:
         return "unknown"
 
 
+def machine_text() -> str:
+    info = machine_info()
+    return f"{info['cpus']} cores, {info.get('cpu', 'unknown CPU')}, TensorFlow {info.get('tensorflow')}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
@@ -252,14 +281,28 @@ def main(argv=None) -> int:
     parser.add_argument("--every", type=float, default=0.5, help="seconds between samples")
     parser.add_argument("--top", type=int, default=15, help="slowest cells printed")
     parser.add_argument("--update-readme", action="store_true", help="rewrite README's block")
+    parser.add_argument(
+        "--fresh-cache",
+        action="store_true",
+        help="SEPGAN_CACHE set to an empty temporary folder: the data made as on a fresh clone",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="set for the build"
+    )
     args, extra = parser.parse_known_args(argv)
     sepgan = Path(sys.executable).with_name("sepgan")
     build_dir = Path(args.build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     command = [str(sepgan), "book", "--profile", args.profile, "--seed", str(args.seed)]
     command += ["--build-dir", str(build_dir), *extra]
-    load_start = os.getloadavg()
-    run = run_sampled(command, args.every, build_dir / "book_profile.log")
+    env = dict(os.environ)
+    settings = dict(item.split("=", 1) for item in args.env)
+    with tempfile.TemporaryDirectory(prefix="sepgan-fresh-cache-") as fresh:
+        if args.fresh_cache:
+            settings["SEPGAN_CACHE"] = fresh
+        env.update(settings)
+        load_start = os.getloadavg()
+        run = run_sampled(command, args.every, build_dir / "book_profile.log", env)
     cells = cell_rows(build_dir / "source", run["samples"])
     chapters = chapter_rows(run["lines"], cells, run["samples"], run["end"])
     wall = run["end"] - run["start"]
@@ -267,8 +310,12 @@ def main(argv=None) -> int:
     result = {
         "date": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         "commit": git_commit(),
-        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+        "machine": machine_text(),
         "command": " ".join(command),
+        "env": {
+            k: ("(empty temporary folder)" if k == "SEPGAN_CACHE" and args.fresh_cache else v)
+            for k, v in settings.items()
+        },
         "nice": os.nice(0),
         "returncode": run["returncode"],
         "wall_s": round(wall, 1),
@@ -276,6 +323,8 @@ def main(argv=None) -> int:
         "cpu_s_children": round(run["children_cpu"], 1),
         "cpu_percent": round(100 * run["children_cpu"] / wall, 1),
         "peak_tree_rss_mib": round(max((s[2] for s in run["samples"]), default=0) / 2**20),
+        "peak_tree_pss_mib": round(max((s[3] for s in run["samples"]), default=0) / 2**20),
+        "largest_process_rss_mib": round(run["children_maxrss_kib"] / 1024),
         "loadavg_start": load_start,
         "loadavg_end": os.getloadavg(),
         "loads": run["loads"],

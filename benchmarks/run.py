@@ -52,16 +52,32 @@ TRAIN_RUNS = {
         "count_flops": True,
     },
 }
-# Settings that need a fresh process: oneDNN and TensorFlow's thread pools (tf.function).
-ENV_VARIANTS = {
-    "onednn_off": {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
-    # "intra2_inter1": {"threads": {"intra": 2, "inter": 1}},  # 1.00x / 0.79x: dropped for time
-    "intra1_inter2": {"threads": {"intra": 1, "inter": 2}},
+# Settings measured against their profile's default tf.function step, each in a process of
+# its own (oneDNN, the thread pools, Grappler's options and the dtype policy are fixed when
+# TensorFlow starts). A batch size is compared per example. "bfloat16" is Keras's
+# mixed_bfloat16 policy (oneDNN's AMX / AVX-512 BF16 kernels where the CPU has them): other
+# numbers, so it is measured here and not used by the book.
+TRAIN_VARIANTS = {
+    "cpu batch_16": {"profile": "cpu", "batch_sup": 16, "batch_semi": 16},
+    "cpu batch_32": {"profile": "cpu", "batch_sup": 32, "batch_semi": 32},
+    "cpu intra1_inter1": {"profile": "cpu", "threads": {"intra": 1, "inter": 1}},
+    "cpu intra1_inter2": {"profile": "cpu", "threads": {"intra": 1, "inter": 2}},
+    "cpu intra2_inter1": {"profile": "cpu", "threads": {"intra": 2, "inter": 1}},
+    "cpu onednn_off": {"profile": "cpu", "env": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
+    "cpu remapper_off": {"profile": "cpu", "grappler": {"remapping": False}},
+    "cpu bfloat16": {"profile": "cpu", "policy": "mixed_bfloat16"},
+    "paper batch_16": {"profile": "paper", "batch_sup": 16, "batch_semi": 4},
+    "paper intra1_inter2": {"profile": "paper", "threads": {"intra": 1, "inter": 2}},
+    "paper onednn_off": {"profile": "paper", "env": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
+    "paper remapper_off": {"profile": "paper", "grappler": {"remapping": False}},
+    "paper bfloat16": {"profile": "paper", "policy": "mixed_bfloat16"},
 }
-ENV_VARIANT_RUN = {"modes": ["function"], "rounds": 2, "semi_rounds": 1, "count_flops": False}
+QUICK_VARIANTS = ("cpu batch_32", "cpu intra1_inter1", "cpu bfloat16", "paper bfloat16")
+VARIANT_RUN = {"modes": ["function"], "rounds": 2, "semi_rounds": 1, "count_flops": False}
 
 TARGETS = {
-    "train_fraction_of_matmul": 0.40,
+    # issue 23: the cpu profile's steps at half the matmul rate, the paper shapes' at 70 %
+    "train_fraction_of_matmul": {"cpu": 0.50, "paper": 0.70},
     "compiled_speedup": 1.8,
     "pipeline_headroom": 3.0,
     "first_batch_s": 5.0,
@@ -133,12 +149,13 @@ def part_train(results: dict, quick: bool) -> None:
         log(f"  train: {label} ({', '.join(spec['modes'])})")
         out[label] = run_worker("train_steps", spec, timeout=480)
     variants = out.setdefault("variants", {})
-    for label, variant in ENV_VARIANTS.items():
-        if quick and label != "onednn_off":
+    for label, variant in TRAIN_VARIANTS.items():
+        if quick and label not in QUICK_VARIANTS:
             continue
-        spec = {**TRAIN_RUNS["paper"], **ENV_VARIANT_RUN, "threads": variant.get("threads")}
-        log(f"  train: paper {label}")
-        variants[label] = run_worker("train_steps", spec, variant.get("env"), timeout=300)
+        spec = {**TRAIN_RUNS[variant["profile"]], **VARIANT_RUN}
+        spec.update({k: v for k, v in variant.items() if k != "env"})
+        log(f"  train: {label}")
+        variants[label] = run_worker("train_steps", spec, variant.get("env"), timeout=480)
 
 
 def part_critics(results: dict) -> None:
@@ -172,8 +189,15 @@ def part_musdb(results: dict) -> None:
 def part_separate(results: dict) -> None:
     spec = {
         "reps": 2,
-        "variants": {"default": {}, "window_256": {"window_frames": 256}},
+        "variants": {
+            "default": {},
+            "window_256": {"window_frames": 256},
+            "window_1024": {"window_frames": 1024},
+            "window_2048": {"window_frames": 2048},
+            "batch_16": {"batch_size": 16},
+        },
         "xla_network": True,
+        "bf16_network": True,
     }
     results["separate"] = run_worker("separation", spec)
 
@@ -250,24 +274,34 @@ def summarize(results: dict) -> dict:
                 tfm = run.get("tf_matmul_gflops")
                 modes[mode][f"{key}_fraction_of_tf_matmul"] = gf / tfm if tfm else None
         entry["modes"] = modes
-    paper = train.get("paper", {})
-    if paper.get("flops") and train.get("variants"):
-        base = paper["modes"]["function"]
+    for label, run in train.get("variants", {}).items():
         out = s.setdefault("train", {}).setdefault("variants", {})
-        for label, run in train["variants"].items():
-            m = _get(run, "modes", "function")
-            if not m:
-                out[label] = {"error": run.get("error")}
-                continue
-            out[label] = {
-                "sup_gflops": paper["flops"]["supervised_step"] / m["sup_best_s"] / 1e9,
-                "semi_gflops": paper["flops"]["semi_outer_iteration"] / m["semi_best_s"] / 1e9,
-                "sup_speedup_vs_default_function": base["sup_best_s"] / m["sup_best_s"],
-                "semi_speedup_vs_default_function": base["semi_best_s"] / m["semi_best_s"],
-                "tf_matmul_gflops": run.get("tf_matmul_gflops"),
-                "tf_matmul_vs_default": run.get("tf_matmul_gflops")
-                / paper.get("tf_matmul_gflops", float("nan")),
-            }
+        base = train.get(TRAIN_VARIANTS.get(label, {}).get("profile", ""), {})
+        m = _get(run, "modes", "function")
+        if not m or not base.get("flops"):
+            out[label] = {"error": run.get("error", "no measurement or no base run")}
+            continue
+        b = base["modes"]["function"]
+        sup_flop = base["flops"]["supervised_step"] / base["batch_sup"] * run["batch_sup"]
+        semi_flop = base["flops"]["semi_outer_iteration"] / base["batch_semi"] * run["batch_semi"]
+        sup_per_ex, semi_per_ex = (
+            m["sup_best_s"] / run["batch_sup"],
+            m["semi_best_s"] / run["batch_semi"],
+        )
+        out[label] = {
+            "profile": base["profile"],
+            "batch_sup": run["batch_sup"],
+            "batch_semi": run["batch_semi"],
+            "sup_gflops": sup_flop / m["sup_best_s"] / 1e9,
+            "semi_gflops": semi_flop / m["semi_best_s"] / 1e9,
+            "sup_fraction_of_matmul": sup_flop / m["sup_best_s"] / 1e9 / ref if ref else None,
+            "semi_fraction_of_matmul": semi_flop / m["semi_best_s"] / 1e9 / ref if ref else None,
+            "sup_speedup_per_example": b["sup_best_s"] / base["batch_sup"] / sup_per_ex,
+            "semi_speedup_per_example": b["semi_best_s"] / base["batch_semi"] / semi_per_ex,
+            "tf_matmul_gflops": run.get("tf_matmul_gflops"),
+            "tf_matmul_vs_default": run.get("tf_matmul_gflops")
+            / base.get("tf_matmul_gflops", float("nan")),
+        }
     # input pipeline against what the fastest measured training variant consumes
     pipe = results.get("pipeline", {})
     for label in TRAIN_RUNS:
@@ -363,8 +397,8 @@ def table_rows(results: dict, s: dict) -> list[tuple[str, str, str, str]]:
                     f"{_fmt(m[f'{key}_examples_per_s'])} ex/s, {_fmt(m[f'{key}_gflops'], 1)}"
                     f" GFLOP/s = {_fmt(frac and 100 * frac, 0)}% of matmul"
                     f" ({_fmt(m[f'{key}_speedup_vs_function'])}x tf.function)",
-                    ">= 40% of matmul",
-                    _verdict(frac, TARGETS["train_fraction_of_matmul"]),
+                    f">= {100 * TARGETS['train_fraction_of_matmul'][label]:.0f}% of matmul",
+                    _verdict(frac, TARGETS["train_fraction_of_matmul"][label]),
                 ))  # fmt: skip
         best = max(
             max(m["sup_speedup_vs_function"], m["semi_speedup_vs_function"])
@@ -375,17 +409,20 @@ def table_rows(results: dict, s: dict) -> list[tuple[str, str, str, str]]:
                      ">= 1.8x", _verdict(best, TARGETS["compiled_speedup"])))  # fmt: skip
     for label, v in tr.get("variants", {}).items():
         if "error" in v:
-            rows.append((f"paper tf.function, {label}", f"error: {v['error']}", "", ""))
+            rows.append((f"{label} (own process)", f"error: {v['error']}", "", ""))
             continue
-        best = max(v["sup_speedup_vs_default_function"], v["semi_speedup_vs_default_function"])
+        target = TARGETS["train_fraction_of_matmul"][v["profile"]]
+        worst = min(v["sup_fraction_of_matmul"] or 0, v["semi_fraction_of_matmul"] or 0)
         rows.append((
-            f"paper tf.function, {label} (own process)",
-            f"sup {_fmt(v['sup_gflops'], 1)} / semi {_fmt(v['semi_gflops'], 1)} GFLOP/s;"
-            f" {_fmt(v['sup_speedup_vs_default_function'])}x /"
-            f" {_fmt(v['semi_speedup_vs_default_function'])}x default"
+            f"{label}, tf.function (own process, batch {v['batch_sup']} / {v['batch_semi']})",
+            f"sup {_fmt(v['sup_gflops'], 1)} / semi {_fmt(v['semi_gflops'], 1)} GFLOP/s ="
+            f" {_fmt(100 * (v['sup_fraction_of_matmul'] or 0), 0)}% /"
+            f" {_fmt(100 * (v['semi_fraction_of_matmul'] or 0), 0)}% of matmul;"
+            f" per example {_fmt(v['sup_speedup_per_example'])}x /"
+            f" {_fmt(v['semi_speedup_per_example'])}x default"
             f" (its tf matmul {_fmt(v['tf_matmul_vs_default'])}x)",
-            ">= 1.8x",
-            _verdict(best, TARGETS["compiled_speedup"]),
+            f">= {100 * target:.0f}% of matmul",
+            _verdict(worst, target),
         ))  # fmt: skip
     for label, p in s.get("pipeline", {}).items():
         rows.append((
@@ -413,6 +450,21 @@ def table_rows(results: dict, s: dict) -> list[tuple[str, str, str, str]]:
     for label, rtf in s.get("separate", {}).items():
         rows.append((f"separation RTF, 3-min song, paper model, {label}", f"{_fmt(rtf, 1)}x",
                      ">= 200x", _verdict(rtf, TARGETS["separation_rtf"])))  # fmt: skip
+    sep = results.get("separate", {})
+    if "breakdown_s" in sep:
+        b = sep["breakdown_s"]
+        rows.append((
+            "separation at defaults: STFT / network / 2 iSTFT",
+            f"{_fmt(b['stft'])} / {_fmt(b['network'])} / {_fmt(b['istft_both'])} s; network"
+            f" {_fmt(sep['network_gflop'], 1)} GFLOP at {_fmt(sep['network_gflops_per_s'], 1)}"
+            f" GFLOP/s",
+            "",
+            "",
+        ))  # fmt: skip
+    net = sep.get("network_only", {})
+    if net:
+        text = " / ".join(f"{k.removesuffix('_s')} {_fmt(v)} s" for k, v in net.items())
+        rows.append(("separation, network only (same windows)", text, "", ""))
     ev = s.get("evaluate")
     if ev:
         rows.append(("BSS Eval s per 3-min song (serial, 2 bss_eval calls each)",

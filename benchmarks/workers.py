@@ -96,6 +96,12 @@ def _set_threads(spec: dict) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(int(threads["intra"]))
     if "inter" in threads:
         tf.config.threading.set_inter_op_parallelism_threads(int(threads["inter"]))
+    if spec.get("grappler"):  # e.g. {"remapping": False}: no fused Conv2D + BiasAdd + ...
+        tf.config.optimizer.set_experimental_options(spec["grappler"])
+    if spec.get("policy"):  # e.g. "mixed_bfloat16", before any model is built
+        import keras
+
+        keras.mixed_precision.set_global_policy(spec["policy"])
 
 
 # --- 1. training steps -----------------------------------------------------------------------
@@ -129,6 +135,7 @@ def train_steps(spec: dict) -> dict:
     out["tf_matmul_gflops_start"] = _tf_matmul_gflops()
     out["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
     out["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
+    out["policy"] = spec.get("policy") or "float32"
     base = make_config(profile)
     num_disc = base.num_disc
     out["num_disc"] = num_disc
@@ -396,6 +403,25 @@ def separation(spec: dict) -> dict:
             "function_s": min(_timed(run_default, 2)),
             "xla_s": min(_timed(run_xla, 2)),
         }
+        if spec.get("bf16_network"):  # the same windows, the twin built under mixed_bfloat16
+            import keras
+
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+            try:
+                half = build_separator(
+                    (shapes.input[0], None), config.num_layers, config.base_filters
+                )
+            finally:
+                keras.mixed_precision.set_global_policy("float32")
+            half.set_weights(model.get_weights())
+            predict_bf16 = tf.function(lambda x: half(x, training=False), reduce_retracing=True)
+
+            def run_bf16():
+                for start in range(0, count, 8):
+                    [t.numpy() for t in predict_bf16(padded[start : start + 8])]
+
+            run_bf16()
+            out["network_only"]["bfloat16_s"] = min(_timed(run_bf16, 2))
     out["maxrss_mb"] = _maxrss_mb()
     return out
 
