@@ -249,10 +249,10 @@ def markdown(result: dict, top: int = 12) -> str:
     return "\n".join(lines)
 
 
-def update_readme(block: str, readme: Path = HERE / "README.md") -> None:
-    """Replace the text between ``<!-- book:start -->`` and ``<!-- book:end -->``."""
+def update_readme(block: str, readme: Path = HERE / "README.md", marker: str = "book") -> None:
+    """Replace the text between ``<!-- MARKER:start -->`` and ``<!-- MARKER:end -->``."""
     text = readme.read_text()
-    start, end = "<!-- book:start -->", "<!-- book:end -->"
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     readme.write_text(f"{head}{start}\n{block}\n{end}{tail}")
