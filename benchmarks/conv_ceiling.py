@@ -26,9 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-
 from book_profile import git_commit, machine_text, update_readme
-from workers import MATMUL_FLOP, _graph_flops, _tf_matmul_gflops, _timed, matmul_numpy
+from workers import _graph_flops, _tf_matmul_gflops, _timed, matmul_numpy
 
 HERE = Path(__file__).resolve().parent
 BYTES = 4  # float32
