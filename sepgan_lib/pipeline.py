@@ -254,7 +254,18 @@ def _batches(make, config: Config, seed, stream, start, replica_range, replicas)
         _replica_seeds(seed, stream, start, replica_range, replicas)
         .map(make, num_parallel_calls=config.num_workers, deterministic=True)
         .prefetch(2)
+        .with_options(_fixed_parallelism())
     )
+
+
+def _fixed_parallelism() -> tf.data.Options:
+    # The parallelism and the prefetch depth are fixed above, so tf.data's autotuner has
+    # nothing to tune; its model thread only costs: destroying an iterator waits for that
+    # thread, and in the book's background trainer this wait held a finished run's folder
+    # lock (and the next run) for 30-100 s (issue 23, benchmarks/README.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 def paired_dataset(

@@ -128,6 +128,26 @@ def test_replica_slices_concatenate_to_the_global_batch(rng):
         pipeline.paired_dataset(cache, config, replicas=3, replica_range=(0, 3))
 
 
+def test_batch_streams_run_without_the_autotuner_and_draw_the_same_batches(rng):
+    # the autotuner's model thread made a finished run wait for its iterators' teardown
+    config = make_config("smoke", {"batch_size": 4})
+    cache = random_cache(rng)
+    pools = {"mix": cache, "vocals": cache, "acc": cache}
+    streams = {
+        "paired": pipeline.paired_dataset(cache, config, 7, start=3),
+        "unpaired": pipeline.unpaired_dataset(pools, config, 7, start=5),
+    }
+    tuned = tf.data.Options()
+    tuned.autotune.enabled = True
+    for name, stream in streams.items():
+        assert stream.options().autotune.enabled is False, name
+        with_tuner = stream.with_options(tuned)
+        assert with_tuner.options().autotune.enabled is True
+        for a, b in zip(stream.take(3), with_tuner.take(3)):
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x.numpy(), y.numpy())
+
+
 def test_replica_uniform_slices_the_global_draw():
     seed = tf.constant([3, 4], tf.int64)
     full = distribute.replica_uniform([6, 1], seed, 0, 1)
