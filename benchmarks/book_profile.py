@@ -30,10 +30,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from run import machine_info  # benchmarks/run.py, beside this script
+from run import git_commit, machine_info  # benchmarks/run.py, beside this script
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -256,15 +255,6 @@ def update_readme(block: str, readme: Path = HERE / "README.md", marker: str = "
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     readme.write_text(f"{head}{start}\n{block}\n{end}{tail}")
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
 
 
 def machine_text() -> str:

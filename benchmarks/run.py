@@ -502,13 +502,27 @@ def update_readme(text_table: str, results: dict) -> None:
         return
     m = results["machine"]
     header = (
-        f"Run of {results['started']} on {m['cpus']} cores ({m['cpu']}), TensorFlow "
+        f"Run of {results['started']} at commit {results.get('commit', '?')} on {m['cpus']} cores ({m['cpu']}), TensorFlow "
         f"{m.get('tensorflow')}; load average {results['loadavg_start'][0]:.1f} at start, "
         f"{results['loadavg_end'][0]:.1f} at end; {results['wall_s'] / 60:.1f} min.\n\n"
     )
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1]
     readme.write_text(f"{before}{start}\n{header}{text_table}\n{end}{after}")
+
+
+def git_commit() -> str:
+    """The checkout's short commit, with ``+changes`` when its tracked files differ from it."""
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True)
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{commit}+changes" if dirty else commit
 
 
 def machine_info() -> dict:
@@ -554,6 +568,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     results: dict = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "commit": git_commit(),
         "loadavg_start": list(os.getloadavg()),
         "machine": machine_info(),
         "parts": parts,
