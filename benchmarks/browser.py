@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import run as bench_run  # noqa: E402  (benchmarks/run.py: machine_info)
 import test_book_separate_page as page_test  # noqa: E402
+from book_profile import update_readme  # noqa: E402  (the README block between markers)
 
 from sepgan_lib import spectral, webpage  # noqa: E402
 from sepgan_lib.config import make_config  # noqa: E402
@@ -46,7 +47,6 @@ from sepgan_lib.synth import generate_song  # noqa: E402
 from sepgan_lib.unet import build_separator  # noqa: E402
 
 SR = 8192
-MARKERS = ("<!-- browser:start -->", "<!-- browser:end -->")
 SITE_PAGE = """<!doctype html>
 <html data-content_root="../"><head><meta charset="utf-8"><title>sepgan: separation speed</title>
 </head><body>{widget}</body></html>
@@ -183,11 +183,7 @@ def main(argv=None) -> int:
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     print(results["table"])
     if args.update_readme:
-        readme = HERE / "README.md"
-        text = readme.read_text()
-        start, end = MARKERS
-        before, rest = text.split(start, 1)
-        readme.write_text(f"{before}{start}\n{results['table']}\n{end}{rest.split(end, 1)[1]}")
+        update_readme(results["table"], marker="browser")
     return 0
 
 

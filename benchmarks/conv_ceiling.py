@@ -174,13 +174,17 @@ def measure(profiles: list[str], reps: int) -> dict:
     return result
 
 
+def matmul_peak(result: dict) -> float:
+    """The larger of the run's two NumPy matmul rates (GFLOP/s): the 100 % of the tables."""
+    return max(result["numpy_matmul_gflops"], result["numpy_matmul_gflops_end"])
+
+
 def roofline(row: dict, result: dict) -> float:
-    peak = max(result["numpy_matmul_gflops"], result["numpy_matmul_gflops_end"])
-    return min(peak, row["flop_per_byte"] * result["bandwidth_gbs"])
+    return min(matmul_peak(result), row["flop_per_byte"] * result["bandwidth_gbs"])
 
 
 def markdown(result: dict) -> str:
-    peak = max(result["numpy_matmul_gflops"], result["numpy_matmul_gflops_end"])
+    peak = matmul_peak(result)
     lines = [
         f"Run of {result['started']} at commit {result['commit']} on {result['machine']}; load "
         f"average {result['loadavg_start'][0]:.1f} at start, {result['loadavg_end'][0]:.1f} at "
